@@ -1,0 +1,56 @@
+"""`cityops`: one command line for both sides.
+
+Each side registers its own subcommands (`edge_agent.cli.register`, `cloud_hub.cli.register`); those modules
+import only the standard library at module level, so `--help` is quick and an edge box without the hub's
+dependencies still gets a working `cityops edge ...`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from cityops import __version__
+
+SIDES = ("cloud_hub.cli", "edge_agent.cli")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cityops",
+        description="CityOps: edge video analytics -> MQTT -> hub (TimescaleDB, incidents, work orders).",
+    )
+    parser.add_argument("--version", action="version", version=f"cityops {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module_name in SIDES:
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as exc:  # that side is not installed on this box
+            logging.getLogger(__name__).debug("%s not available: %s", module_name, exc)
+            continue
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    func = getattr(args, "func", None)
+    if func is None:
+        parser.print_help()
+        return 2
+    try:
+        return int(func(args) or 0)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,47 @@
+"""Protocol v1 (see ../shared/protocol-v1.md): topics and payload models, imported by both sides."""
+
+from cityops.contract.messages import (
+    MAX_EVENT_BATCH_BYTES,
+    MAX_EVENTS_PER_BATCH,
+    MAX_READINGS_PER_BATCH,
+    Ack,
+    Command,
+    CommandResult,
+    DeviceConfig,
+    Event,
+    EventBatch,
+    HealthSnapshot,
+    Location,
+    Reading,
+    StateMessage,
+    TelemetryBatch,
+    format_ts,
+    new_event_id,
+    utc_now,
+)
+from cityops.contract.topics import DEVICE_ID_PATTERN, Topic, device_topic, parse_topic, shared_subscription
+
+__all__ = [
+    "DEVICE_ID_PATTERN",
+    "MAX_EVENTS_PER_BATCH",
+    "MAX_EVENT_BATCH_BYTES",
+    "MAX_READINGS_PER_BATCH",
+    "Ack",
+    "Command",
+    "CommandResult",
+    "DeviceConfig",
+    "Event",
+    "EventBatch",
+    "HealthSnapshot",
+    "Location",
+    "Reading",
+    "StateMessage",
+    "TelemetryBatch",
+    "Topic",
+    "device_topic",
+    "format_ts",
+    "new_event_id",
+    "parse_topic",
+    "shared_subscription",
+    "utc_now",
+]

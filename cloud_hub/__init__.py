@@ -1,0 +1,1 @@
+"""The cloud hub: ingest, store, rules, dispatch, work orders, API."""
