@@ -1,0 +1,1 @@
+"""HTTP API: dependencies (auth, database) and one router per resource."""

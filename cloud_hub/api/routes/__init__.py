@@ -1,0 +1,1 @@
+"""One APIRouter per resource, each with prefix /api/v1."""

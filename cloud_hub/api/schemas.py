@@ -1,0 +1,104 @@
+"""Request and response bodies of the domain API (auth, incidents, work orders); lists are `Page`s."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+T = TypeVar("T")
+
+
+class Page(BaseModel, Generic[T]):
+    """A list answer: the page of items and the total count matching the filters."""
+
+    data: list[T]
+    count: int
+
+
+class Token(BaseModel):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int
+    role: str
+
+
+class UserPublic(BaseModel):
+    username: str
+    role: str
+    display_name: str | None = None
+
+
+class IncidentPublic(BaseModel):
+    id: int
+    device_id: str
+    incident_key: str
+    kind: str
+    subtype: str | None
+    severity: str
+    status: str
+    camera_id: str | None
+    zone_id: str | None
+    lon: float | None
+    lat: float | None
+    grid_id: str | None
+    district: str | None
+    first_event_id: str
+    last_event_id: str
+    evidence_event_id: str | None
+    first_seen: datetime
+    last_seen: datetime
+    ended_at: datetime | None
+    event_count: int
+    confidence: float | None
+    measurements: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+
+
+class WorkOrderPublic(BaseModel):
+    id: int
+    incident_id: int
+    kind: str
+    subtype: str | None
+    severity: str
+    status: str
+    assignee: str | None
+    handled_by: str | None
+    suspended_from: str | None
+    grid_id: str | None
+    district: str | None
+    due_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    camera_id: str | None = None
+    lon: float | None = None
+    lat: float | None = None
+    evidence_event_id: str | None = None
+
+
+class TransitionPublic(BaseModel):
+    id: int
+    from_status: str | None
+    to_status: str
+    actor: str
+    role: str
+    assignee: str | None
+    note: str | None
+    evidence: str | None
+    at: datetime
+
+
+class WorkOrderDetail(WorkOrderPublic):
+    transitions: list[TransitionPublic]
+    allowed: list[str] = Field(description="statuses the requesting user may move this work order to now")
+
+
+class TransitionRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    to: str = Field(description="target status, e.g. accepted, on_site, resolved, verified, false_alarm")
+    note: str | None = Field(None, max_length=4000)
+    assignee: str | None = Field(None, description="new officer (reassigned) or supervisor (escalated)")
+    evidence: str | None = Field(None, max_length=512, description="reference to a photo, e.g. an evidence id")

@@ -1,0 +1,189 @@
+"""The hub's composition root: `create_app(settings)` and `cityops hub run`.
+
+Start order (stopped in reverse): wait for the database, migrate, connection pool, admin user, demo seed,
+hub rules, grid index, ingest (MQTT consumer with the incident processor). Nothing is created at import time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+import psycopg
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+from psycopg.conninfo import conninfo_to_dict
+from psycopg_pool import ConnectionPool
+
+from cloud_hub.api.metrics import RequestMetricsMiddleware
+from cloud_hub.api.routes import auth, health, incidents, work_orders
+from cloud_hub.api.routes import devices as device_routes
+from cloud_hub.api.routes import events as event_routes
+from cloud_hub.api.routes import evidence as evidence_routes
+from cloud_hub.auth.users import ensure_user
+from cloud_hub.core.config import HubSettings, get_settings
+from cloud_hub.dispatch.directory import GridDirectory
+from cloud_hub.incidents.processor import IncidentProcessor
+from cloud_hub.rules.loader import RulesStore
+from cloud_hub.seed.demo import seed_demo
+from cloud_hub.store.capabilities import Capabilities
+from cloud_hub.store.db import create_pool
+from cloud_hub.store.migrations import migrate
+
+log = logging.getLogger("cloud_hub")
+
+DB_WAIT_S = 60.0
+
+
+def _where(database_url: str) -> str:
+    """host:port/dbname of a database URL, without the password, for log lines."""
+    info = conninfo_to_dict(database_url)
+    return f"{info.get('host', 'localhost')}:{info.get('port', 5432)}/{info.get('dbname', '')}"
+
+
+def wait_for_database(database_url: str, timeout_s: float = DB_WAIT_S, interval_s: float = 1.0) -> None:
+    """Return once the database accepts a connection; raise after `timeout_s` with the last error."""
+    deadline = time.monotonic() + timeout_s
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            with psycopg.connect(database_url, connect_timeout=5) as conn:
+                conn.execute("SELECT 1")
+            if attempt > 1:
+                log.info("database %s is up (attempt %d)", _where(database_url), attempt)
+            return
+        except psycopg.OperationalError as exc:
+            if time.monotonic() >= deadline:
+                raise RuntimeError(
+                    f"database {_where(database_url)} not reachable after {timeout_s:.0f} s: {exc}".strip()
+                ) from None
+            log.warning("waiting for database %s (attempt %d): %s", _where(database_url), attempt, str(exc).strip())
+            time.sleep(interval_s)
+
+
+@dataclass
+class HubRuntime:
+    """Everything the hub starts, in start order, so that stop() can undo it in reverse."""
+
+    settings: HubSettings
+    pool: ConnectionPool | None = None
+    capabilities: Capabilities | None = None
+    rules: RulesStore | None = None
+    grids: GridDirectory | None = None
+    ingest: Any = None  # cloud_hub.ingest.service.IngestService when this process consumes MQTT
+    _stops: list[Any] = field(default_factory=list)
+
+    def start(self) -> None:
+        settings = self.settings
+        wait_for_database(settings.database_url, timeout_s=float(getattr(settings, "db_wait_s", DB_WAIT_S)))
+        report = migrate(settings.database_url)
+        self.capabilities = report.capabilities
+        if report.applied:
+            log.info("migrations applied: %s", ", ".join(report.applied))
+        log.info("database features: %s", report.capabilities.describe())
+        if report.capabilities.timescaledb_version is None:
+            log.warning("running on plain PostgreSQL without TimescaleDB: events are ordinary tables")
+
+        self.pool = create_pool(settings)
+        self._stops.append(self.pool.close)
+        self.pool.wait(timeout=30.0)
+        with self.pool.connection() as conn:
+            ensure_user(conn, settings.admin_user, settings.admin_password.get_secret_value(), "admin", "Administrator")
+            if settings.demo_seed:
+                seed_demo(conn)
+        self.rules = RulesStore.from_settings_dir(settings.rules_dir)
+        log.info("hub rules loaded from %s", self.rules.directory)
+        with self.pool.connection() as conn:
+            self.grids = GridDirectory.load(conn)
+        log.info("grid index: %d grids", len(self.grids.index))
+
+        if settings.ingest:
+            # Imported only here: an API-only replica (ingest off) never loads the MQTT stack.
+            from cloud_hub.ingest.service import IngestService
+
+            self.ingest = IngestService(settings, self.pool, processors=[IncidentProcessor(self.grids, self.rules)])
+            self.ingest.start()
+            self._stops.append(self.ingest.stop)
+            log.info("ingest started (MQTT %s:%d)", settings.mqtt.host, settings.mqtt.port)
+        else:
+            log.info("ingest disabled in this process (API only)")
+
+    def stop(self) -> None:
+        while self._stops:
+            stop = self._stops.pop()
+            try:
+                stop()
+            except Exception:  # keep stopping the rest; the failure is logged with its traceback
+                log.exception("error while stopping %s", getattr(stop, "__qualname__", stop))
+
+
+def _operation_id(route: APIRoute) -> str:
+    # Stable OpenAPI operation ids (clients generated from the schema keep their method names).
+    return route.name
+
+
+def create_app(settings: HubSettings) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime = HubRuntime(settings)
+        try:
+            await anyio.to_thread.run_sync(runtime.start)
+        except BaseException:
+            await anyio.to_thread.run_sync(runtime.stop)
+            raise
+        app.state.pool = runtime.pool
+        app.state.capabilities = runtime.capabilities
+        app.state.rules = runtime.rules
+        app.state.grids = runtime.grids
+        app.state.ingest = runtime.ingest
+        log.info("hub ready on %s", settings.hub_url)
+        try:
+            yield
+        finally:
+            app.state.ingest = None
+            app.state.pool = None
+            await anyio.to_thread.run_sync(runtime.stop)
+
+    app = FastAPI(
+        title="CityOps hub",
+        version="1",
+        lifespan=lifespan,
+        generate_unique_id_function=_operation_id,
+    )
+    app.state.settings = settings
+    app.state.pool = None
+    app.add_middleware(RequestMetricsMiddleware)
+    for module in (health, auth, event_routes, incidents, work_orders, device_routes, evidence_routes):
+        app.include_router(module.router)
+    return app
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """`cityops hub run`: serve the API (and consume MQTT unless --no-ingest) in the foreground."""
+    import uvicorn
+    from pydantic import ValidationError
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        settings = get_settings()
+    except ValidationError as exc:
+        print(f"hub settings are invalid (CITYOPS_* environment variables):\n{exc}", file=sys.stderr)
+        return 2
+    overrides: dict[str, Any] = {}
+    if getattr(args, "host", None):
+        overrides["http_host"] = args.host
+    if getattr(args, "port", None):
+        overrides["http_port"] = args.port
+    if getattr(args, "no_ingest", False):
+        overrides["ingest"] = False
+    settings = settings.model_copy(update=overrides)
+    uvicorn.run(create_app(settings), host=settings.http_host, port=settings.http_port, log_config=None)
+    return 0

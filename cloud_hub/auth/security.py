@@ -1,0 +1,122 @@
+"""Password hashing (argon2) and signed tokens (JWT HS256) for users and devices.
+
+Pure functions over the settings passed in: no database, no globals other than the hasher.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from typing import Literal
+
+import jwt
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+from cloud_hub.core.config import HubSettings
+
+ALGORITHM = "HS256"
+Role = Literal["admin", "commander", "officer", "technician"]
+ROLES: tuple[str, ...] = ("admin", "commander", "officer", "technician")
+USER_TOKEN = "user"
+DEVICE_TOKEN = "device"
+DEVICE_TOKEN_TTL_S = 365 * 24 * 3600
+
+_hasher = PasswordHasher()
+
+
+class TokenError(ValueError):
+    """A token that is malformed, expired, badly signed or of the wrong type; the message says which."""
+
+
+@dataclass(frozen=True, slots=True)
+class UserClaims:
+    username: str
+    role: str
+    expires_at: datetime
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+@lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    # Verified against when the user does not exist, so a login for an unknown name costs the same time
+    # as one for a known name and response timing does not reveal which usernames exist.
+    return _hasher.hash("cityops-dummy-password-for-timing")
+
+
+def verify_password(password: str, password_hash: str | None) -> tuple[bool, str | None]:
+    """Check `password` against `password_hash` (None: the user does not exist).
+
+    Returns `(ok, new_hash)`; `new_hash` is set when the stored hash uses outdated parameters and should be
+    replaced (argon2 `check_needs_rehash`), so parameters can be raised without forcing password resets.
+    """
+    if password_hash is None:
+        with contextlib.suppress(VerificationError):
+            _hasher.verify(_dummy_hash(), password)
+        return False, None
+    try:
+        _hasher.verify(password_hash, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False, None
+    return True, (_hasher.hash(password) if _hasher.check_needs_rehash(password_hash) else None)
+
+
+def _secret(settings: HubSettings) -> str:
+    return settings.jwt_secret.get_secret_value()
+
+
+def create_access_token(settings: HubSettings, username: str, role: str, now: datetime | None = None) -> str:
+    """A short-lived user token (`settings.jwt_ttl_s`) carrying the username (`sub`) and role."""
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r}; one of {', '.join(ROLES)}")
+    issued = now or datetime.now(UTC)
+    claims = {
+        "sub": username,
+        "role": role,
+        "typ": USER_TOKEN,
+        "iat": issued,
+        "exp": issued + timedelta(seconds=settings.jwt_ttl_s),
+    }
+    return jwt.encode(claims, _secret(settings), algorithm=ALGORITHM)
+
+
+def create_device_token(settings: HubSettings, device_id: str, ttl_s: int = DEVICE_TOKEN_TTL_S) -> str:
+    """A bearer token a device may use instead of HTTP Basic (issued at provisioning)."""
+    issued = datetime.now(UTC)
+    claims = {"sub": device_id, "typ": DEVICE_TOKEN, "iat": issued, "exp": issued + timedelta(seconds=ttl_s)}
+    return jwt.encode(claims, _secret(settings), algorithm=ALGORITHM)
+
+
+def _decode(settings: HubSettings, token: str, expected_type: str) -> dict:
+    try:
+        claims = jwt.decode(
+            token, _secret(settings), algorithms=[ALGORITHM], options={"require": ["sub", "exp", "typ"]}
+        )
+    except jwt.ExpiredSignatureError:
+        raise TokenError("token expired; log in again") from None
+    except jwt.InvalidTokenError as exc:
+        raise TokenError(f"invalid token: {exc}") from None
+    # A device token must never pass as a user token and vice versa.
+    if claims.get("typ") != expected_type:
+        raise TokenError(f"not a {expected_type} token")
+    return claims
+
+
+def decode_access_token(settings: HubSettings, token: str) -> UserClaims:
+    claims = _decode(settings, token, USER_TOKEN)
+    role = claims.get("role")
+    if role not in ROLES:
+        raise TokenError(f"token carries unknown role {role!r}")
+    return UserClaims(
+        username=str(claims["sub"]), role=str(role), expires_at=datetime.fromtimestamp(claims["exp"], UTC)
+    )
+
+
+def decode_device_token(settings: HubSettings, token: str) -> str:
+    """The device id a device token was issued to."""
+    return str(_decode(settings, token, DEVICE_TOKEN)["sub"])

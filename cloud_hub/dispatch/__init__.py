@@ -1,0 +1,1 @@
+"""Dispatch: which grid a place lies in and who is on duty there."""

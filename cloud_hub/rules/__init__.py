@@ -1,0 +1,1 @@
+"""Hub rules (severity, SLA, routing) loaded from rules/hub/*.yaml."""

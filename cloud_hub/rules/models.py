@@ -1,0 +1,147 @@
+"""Schemas of the hub rule files (rules/hub/*.yaml); unknown keys are refused so a typo names its field."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, time
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+Severity = Literal["red", "orange", "yellow", "blue"]
+SEVERITIES: tuple[str, ...] = ("red", "orange", "yellow", "blue")  # most urgent first
+SEVERITY_RANK = {name: rank for rank, name in enumerate(SEVERITIES)}
+_WEEKDAYS = {"mon": 1, "tue": 2, "wed": 3, "thu": 4, "fri": 5, "sat": 6, "sun": 7}
+_HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+
+
+class RulesModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# ---- severity.yaml -------------------------------------------------------------------------------------------
+
+
+class SeverityRule(RulesModel):
+    """First matching rule wins. Unset conditions match anything."""
+
+    kind: str | None = None
+    subtype: list[str] | None = Field(None, description="any of these subtypes")
+    measurement: str | None = Field(None, description="measurement key, e.g. dwell_s or water_depth_cm")
+    gte: float | None = None
+    lt: float | None = None
+    severity: Severity
+
+    @field_validator("subtype", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: object) -> object:
+        return [value] if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _bounds_need_measurement(self) -> SeverityRule:
+        if (self.gte is not None or self.lt is not None) and self.measurement is None:
+            raise ValueError("gte/lt compare a measurement: set `measurement` (e.g. dwell_s)")
+        if self.measurement is not None and self.gte is None and self.lt is None:
+            raise ValueError(f"measurement {self.measurement!r} given without gte or lt")
+        return self
+
+
+class SeverityRules(RulesModel):
+    version: int = 1
+    default: Severity = "yellow"
+    rules: list[SeverityRule] = Field(default_factory=list)
+
+
+# ---- sla.yaml ------------------------------------------------------------------------------------------------
+
+
+class CalendarSpec(RulesModel):
+    """Working time: `always: true` (24x7), or weekdays and local hours, minus holidays."""
+
+    timezone: str = "Asia/Shanghai"
+    always: bool = False
+    weekdays: list[int] = Field(default_factory=lambda: [1, 2, 3, 4, 5], description="1=Mon .. 7=Sun or mon..sun")
+    hours: tuple[str, str] = ("08:30", "17:30")
+    holidays: list[date] = Field(default_factory=list)
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (IANA name such as Asia/Shanghai)") from None
+        return value
+
+    @field_validator("weekdays", mode="before")
+    @classmethod
+    def _weekday_names(cls, value: object) -> object:
+        if isinstance(value, list):
+            return [_WEEKDAYS.get(v.lower(), v) if isinstance(v, str) else v for v in value]
+        return value
+
+    @field_validator("weekdays")
+    @classmethod
+    def _weekday_range(cls, value: list[int]) -> list[int]:
+        if not value or any(d < 1 or d > 7 for d in value):
+            raise ValueError("weekdays must be a non-empty list of 1..7 (Mon..Sun) or mon..sun")
+        return sorted(set(value))
+
+    @field_validator("hours")
+    @classmethod
+    def _hours(cls, value: tuple[str, str]) -> tuple[str, str]:
+        if not all(_HHMM.match(v) for v in value) or value[0] >= value[1]:
+            raise ValueError('hours must be ["HH:MM", "HH:MM"] with start before end, e.g. ["08:30", "17:30"]')
+        return value
+
+    @property
+    def start(self) -> time:
+        return time.fromisoformat(self.hours[0])
+
+    @property
+    def end(self) -> time:
+        return time.fromisoformat(self.hours[1])
+
+
+class SeverityMinutes(RulesModel):
+    red: int = Field(gt=0)
+    orange: int = Field(gt=0)
+    yellow: int = Field(gt=0)
+    blue: int = Field(gt=0)
+
+
+class SlaRules(RulesModel):
+    version: int = 1
+    calendars: dict[str, CalendarSpec] = Field(
+        default_factory=lambda: {"always": CalendarSpec(always=True), "office": CalendarSpec()}
+    )
+    severity_calendar: dict[Severity, str] = Field(
+        default_factory=lambda: {"red": "always", "orange": "office", "yellow": "office", "blue": "office"}
+    )
+    default: SeverityMinutes = SeverityMinutes(red=30, orange=120, yellow=240, blue=480)
+    kinds: dict[str, SeverityMinutes] = Field(default_factory=dict, description="per event kind, overrides default")
+
+    @model_validator(mode="after")
+    def _calendars_exist(self) -> SlaRules:
+        for severity in SEVERITIES:
+            name = self.severity_calendar.get(severity)  # type: ignore[call-overload]
+            if name is None:
+                raise ValueError(f"severity_calendar has no entry for {severity}")
+            if name not in self.calendars:
+                raise ValueError(
+                    f"severity_calendar.{severity} names calendar {name!r}, which is not among calendars "
+                    f"({', '.join(self.calendars) or 'none'})"
+                )
+        return self
+
+    def minutes(self, kind: str, severity: str) -> int:
+        return getattr(self.kinds.get(kind, self.default), severity)
+
+    def calendar(self, severity: str) -> CalendarSpec:
+        return self.calendars[self.severity_calendar[severity]]  # type: ignore[index]
+
+
+class HubRules(RulesModel):
+    severity: SeverityRules = SeverityRules()
+    sla: SlaRules = SlaRules()

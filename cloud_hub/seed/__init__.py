@@ -1,0 +1,1 @@
+"""Seed data (demo district, grids, officers, cameras)."""

@@ -1,0 +1,1 @@
+"""Work orders: lifecycle state machine, SLA deadlines, storage with an append-only audit trail."""
