@@ -1,0 +1,1 @@
+"""Analytics: pure decisions over tracked detections (one module per analytic)."""

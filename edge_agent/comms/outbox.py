@@ -1,0 +1,249 @@
+"""Durable outbox in SQLite (WAL, synchronous=FULL): an event is on disk with its seq before anything is sent.
+
+- `seq` is per device, starts at 1 and never goes back: the last issued value lives in a meta table, so it
+  survives restarts and an empty outbox.
+- An event leaves the outbox only on the hub's ack (`seq <= N`), never on a broker PUBACK; its evidence file is
+  deleted with it.
+- Unacked events are retransmitted after a timeout that backs off per attempt, and at once after a reconnect.
+- The outbox is bounded: when full, `append` raises OutboxFull (counted), rather than growing without limit.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cityops.contract.messages import MAX_EVENT_BATCH_BYTES, MAX_EVENTS_PER_BATCH, Event, EventBatch, dump
+
+log = logging.getLogger(__name__)
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY,
+    event_id TEXT NOT NULL UNIQUE,
+    payload TEXT NOT NULL,
+    evidence_path TEXT,
+    evidence_sha256 TEXT,
+    evidence_done INTEGER NOT NULL DEFAULT 1,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at REAL NOT NULL DEFAULT 0,
+    created_at REAL NOT NULL
+);
+"""
+
+
+class OutboxFull(RuntimeError):
+    """The outbox holds `max_events` unacked events; new ones are refused until the hub acks."""
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxItem:
+    seq: int
+    event_id: str
+    payload: str
+    evidence_path: Path | None
+    evidence_sha256: str | None
+    evidence_done: bool
+    attempts: int
+
+
+def batch_envelope_bytes(device_id: str) -> int:
+    """Bytes an EventBatch adds around its events (computed, not guessed, from the real serialiser)."""
+    return len(dump(EventBatch(device_id=device_id, events=[{}]))) - 2
+
+
+class Outbox:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        max_events: int = 100_000,
+        retransmit_after_s: float = 10.0,
+        max_backoff_s: float = 300.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self.max_events = max_events
+        self.retransmit_after_s = retransmit_after_s
+        self.max_backoff_s = max_backoff_s
+        self.clock = clock  # wall clock: deadlines are stored and must mean something after a restart
+        self.refused = 0
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")  # survive power loss, not just a process crash
+        self._db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    # -- writing -------------------------------------------------------------------------------------------
+
+    def append(self, event: dict[str, Any], evidence_path: Path | None = None) -> int:
+        """Assign the next seq, validate the event against protocol v1 and store it; returns the seq.
+
+        `event` has every field but `seq`. When `evidence_path` is given the event is held back until the
+        picture is uploaded (`mark_evidence_done`).
+        """
+        with self._lock, self._tx():
+            depth = self._db.execute("SELECT count(*) FROM events").fetchone()[0]
+            if depth >= self.max_events:
+                self.refused += 1
+                raise OutboxFull(f"outbox holds {depth} unacked events (limit {self.max_events}); event refused")
+            seq = self._last_seq() + 1
+            validated = Event.model_validate({**event, "seq": seq})
+            payload = validated.model_dump_json(by_alias=True, exclude_none=True)
+            sha = validated.evidence.sha256 if validated.evidence else None
+            self._db.execute(
+                "INSERT INTO events (seq, event_id, payload, evidence_path, evidence_sha256, evidence_done,"
+                " created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    seq,
+                    validated.event_id,
+                    payload,
+                    str(evidence_path) if evidence_path else None,
+                    sha,
+                    0 if evidence_path else 1,
+                    self.clock(),
+                ),
+            )
+            self._db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('last_seq', ?)", (str(seq),))
+            return seq
+
+    def mark_evidence_done(self, seq: int) -> None:
+        with self._lock:
+            self._db.execute("UPDATE events SET evidence_done = 1, next_attempt_at = 0 WHERE seq = ?", (seq,))
+
+    def defer(self, seqs: list[int]) -> None:
+        """Count an attempt and push the next try out by the backoff (used for sent batches and failed uploads)."""
+        if not seqs:
+            return
+        now = self.clock()
+        with self._lock, self._tx():
+            for seq in seqs:
+                row = self._db.execute("SELECT attempts FROM events WHERE seq = ?", (seq,)).fetchone()
+                if row is None:
+                    continue  # acked meanwhile
+                attempts = row[0] + 1
+                delay = min(self.retransmit_after_s * 2 ** (attempts - 1), self.max_backoff_s)
+                self._db.execute(
+                    "UPDATE events SET attempts = ?, next_attempt_at = ? WHERE seq = ?", (attempts, now + delay, seq)
+                )
+
+    def retry_all_now(self) -> None:
+        """After a reconnect: everything unacked is due again (the broker may have lost in-flight messages)."""
+        with self._lock:
+            self._db.execute("UPDATE events SET next_attempt_at = 0")
+
+    def ack(self, acked_seq: int) -> int:
+        """The hub durably holds every event with seq <= acked_seq: forget them and their evidence files."""
+        with self._lock, self._tx():
+            paths = [
+                r[0]
+                for r in self._db.execute(
+                    "SELECT evidence_path FROM events WHERE seq <= ? AND evidence_path IS NOT NULL", (acked_seq,)
+                )
+            ]
+            deleted = self._db.execute("DELETE FROM events WHERE seq <= ?", (acked_seq,)).rowcount
+        for p in paths:  # after the commit: a crash in between leaves an orphan file, never a dangling row
+            Path(p).unlink(missing_ok=True)
+        return deleted
+
+    # -- reading -------------------------------------------------------------------------------------------
+
+    def due(
+        self, device_id: str, max_events: int = MAX_EVENTS_PER_BATCH, max_bytes: int = MAX_EVENT_BATCH_BYTES
+    ) -> list[OutboxItem]:
+        """Unacked events whose next attempt is due, oldest first, as many as fit one batch message."""
+        budget = max_bytes - batch_envelope_bytes(device_id)
+        items: list[OutboxItem] = []
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT seq, event_id, payload, evidence_path, evidence_sha256, evidence_done, attempts FROM events"
+                " WHERE next_attempt_at <= ? ORDER BY seq LIMIT ?",
+                (self.clock(), max_events),
+            ).fetchall()
+        for seq, event_id, payload, ev_path, ev_sha, ev_done, attempts in rows:
+            cost = len(payload.encode()) + (1 if items else 0)  # the comma between events
+            if cost > budget:
+                if not items:
+                    log.error("event seq %d is larger than one batch message (%d bytes); it cannot be sent", seq, cost)
+                break
+            budget -= cost
+            items.append(
+                OutboxItem(seq, event_id, payload, Path(ev_path) if ev_path else None, ev_sha, bool(ev_done), attempts)
+            )
+        return items
+
+    def depth(self) -> int:
+        with self._lock:
+            return self._db.execute("SELECT count(*) FROM events").fetchone()[0]
+
+    def last_seq(self) -> int:
+        with self._lock:
+            return self._last_seq()
+
+    def evidence_paths(self) -> set[Path]:
+        with self._lock:
+            rows = self._db.execute("SELECT evidence_path FROM events WHERE evidence_path IS NOT NULL")
+            return {Path(r[0]) for r in rows}
+
+    def get_meta(self, key: str) -> str | None:
+        with self._lock:
+            row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+            return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self._lock:
+            self._db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+
+    def prune_orphan_evidence(self, directory: Path) -> int:
+        """Delete evidence files no event points at (left by a crash between file write and commit)."""
+        if not directory.is_dir():
+            return 0
+        keep = {p.resolve() for p in self.evidence_paths()}
+        removed = 0
+        for path in directory.iterdir():
+            if path.is_file() and path.resolve() not in keep:
+                path.unlink(missing_ok=True)
+                removed += 1
+        return removed
+
+    # -- internals -----------------------------------------------------------------------------------------
+
+    def _last_seq(self) -> int:
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'last_seq'").fetchone()
+        return int(row[0]) if row else 0
+
+    def _tx(self) -> _Transaction:
+        return _Transaction(self._db)
+
+
+class _Transaction:
+    """BEGIN IMMEDIATE ... COMMIT (or ROLLBACK on error) on an autocommit connection."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.db.execute("BEGIN IMMEDIATE")
+        return self.db
+
+    def __exit__(self, exc_type: object, *_: object) -> None:
+        self.db.execute("ROLLBACK" if exc_type else "COMMIT")
+
+
+def batch_payload(device_id: str, items: list[OutboxItem]) -> bytes:
+    """The wire message for `items`: EventBatch JSON built from the stored (already validated) event JSON."""
+    events = [json.loads(item.payload) for item in items]
+    return dump(EventBatch(device_id=device_id, events=events))

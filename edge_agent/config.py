@@ -1,0 +1,195 @@
+"""The edge agent's one configuration model, read from a YAML file.
+
+Every error names the file and the field (`cameras[0].fps`), so a technician can fix a config without reading code.
+Deployment secrets may come from the environment instead of the file: `CITYOPS_EDGE_MQTT_URL` and
+`CITYOPS_EDGE_HUB_URL` override `mqtt_url` and `hub_url`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import unquote, urlsplit
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from cityops.contract.topics import DEVICE_ID_PATTERN
+
+ENV_OVERRIDES = {"mqtt_url": "CITYOPS_EDGE_MQTT_URL", "hub_url": "CITYOPS_EDGE_HUB_URL"}
+
+
+class ConfigError(ValueError):
+    """A configuration file that cannot be used; the message names the file and the field."""
+
+
+class StrictModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class MqttUrl(StrictModel):
+    """Parsed `mqtt://user:password@host:port` (or `mqtts://` for TLS)."""
+
+    host: str
+    port: int
+    username: str | None
+    password: str | None
+    tls: bool
+
+    @classmethod
+    def parse(cls, url: str) -> MqttUrl:
+        parts = urlsplit(url)
+        if parts.scheme not in ("mqtt", "mqtts"):
+            raise ValueError(f"MQTT URL must start with mqtt:// or mqtts://, got {parts.scheme or 'no scheme'!r}")
+        if not parts.hostname:
+            raise ValueError("MQTT URL has no host; expected mqtt://device_id:secret@host:port")
+        tls = parts.scheme == "mqtts"
+        return cls(
+            host=parts.hostname,
+            port=parts.port or (8883 if tls else 1883),
+            username=unquote(parts.username) if parts.username else None,
+            password=unquote(parts.password) if parts.password else None,
+            tls=tls,
+        )
+
+
+class LocationConfig(StrictModel):
+    lon: float = Field(ge=-180, le=180)
+    lat: float = Field(ge=-90, le=90)
+
+
+class CameraConfig(StrictModel):
+    camera_id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
+    source: str = Field(min_length=1, description="video file, still image, rtsp://, http(s)://, or usb:N")
+    fps: float = Field(2.0, gt=0, le=60, description="frames analysed per second")
+    location: LocationConfig | None = None
+    rules: Path = Field(description="edge rules file (zones and analytics) for this camera")
+    loop: bool = Field(True, description="replay a video file from the start when it ends")
+
+
+class RuntimeConfig(StrictModel):
+    providers: list[str] | None = Field(
+        None, description="ONNX Runtime providers in order of preference; default TensorRT > CUDA > CPU as available"
+    )
+    intra_op_threads: int = Field(0, ge=0, le=256, description="0 lets ONNX Runtime choose")
+    score_threshold: float = Field(0.25, ge=0, le=1)
+    nms_iou: float = Field(0.45, gt=0, le=1)
+
+
+class OutboxConfig(StrictModel):
+    max_events: int = Field(100_000, ge=100, description="events kept unacked before new ones are refused (loudly)")
+    retransmit_after_s: float = Field(10.0, gt=0, description="first retransmit of an unacked batch")
+    max_backoff_s: float = Field(300.0, gt=0)
+
+
+class EvidenceConfig(StrictModel):
+    enabled: bool = True
+    blur_faces: bool = True
+    face_model: str = "yunet_face"
+    jpeg_quality: int = Field(85, ge=30, le=100)
+    max_width: int = Field(1280, ge=160, description="evidence pictures wider than this are scaled down")
+    upload_timeout_s: float = Field(10.0, gt=0)
+
+
+class EdgeConfig(StrictModel):
+    device_id: Annotated[str, Field(pattern=DEVICE_ID_PATTERN.pattern)]
+    mqtt_url: str
+    hub_url: Annotated[str, Field(pattern=r"^https?://")]
+    data_dir: Path
+    models_dir: Path
+    model: str = "yolox_nano"
+    manifest: Path | None = Field(None, description="model manifest; default models/manifest.yaml of this checkout")
+    health_interval_s: float = Field(30.0, gt=0)
+    cameras: list[CameraConfig] = Field(min_length=1)
+    runtime: RuntimeConfig = RuntimeConfig()
+    outbox: OutboxConfig = OutboxConfig()
+    evidence: EvidenceConfig = EvidenceConfig()
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("mqtt_url")
+    @classmethod
+    def _mqtt_url(cls, value: str) -> str:
+        MqttUrl.parse(value)
+        return value
+
+    @field_validator("cameras")
+    @classmethod
+    def _unique_cameras(cls, cameras: list[CameraConfig]) -> list[CameraConfig]:
+        ids = [c.camera_id for c in cameras]
+        duplicates = sorted({i for i in ids if ids.count(i) > 1})
+        if duplicates:
+            raise ValueError(f"camera_id must be unique; repeated: {', '.join(duplicates)}")
+        return cameras
+
+    @property
+    def mqtt(self) -> MqttUrl:
+        return MqttUrl.parse(self.mqtt_url)
+
+
+def format_validation_error(source: str, exc: ValidationError) -> str:
+    """One line per problem: `file: field.path: message`."""
+    lines = []
+    for err in exc.errors():
+        where = ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in err["loc"]).replace(".[", "[")
+        hint = " (unknown key: check its spelling or remove it)" if err["type"] == "extra_forbidden" else ""
+        lines.append(f"{source}: {where or '<top level>'}: {err['msg']}{hint}")
+    return "\n".join(lines)
+
+
+def read_yaml_mapping(path: Path) -> dict[str, Any]:
+    """Read a YAML file whose top level must be a mapping, with errors that name the file."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping of keys, got {type(data).__name__}")
+    return data
+
+
+def parse_config(data: dict[str, Any], source: str = "<config>", base_dir: Path | None = None) -> EdgeConfig:
+    """Validate a config mapping; relative paths are resolved against `base_dir` (the file's folder)."""
+    data = dict(data)
+    for key, env in ENV_OVERRIDES.items():
+        if os.environ.get(env):
+            data[key] = os.environ[env]
+    try:
+        config = EdgeConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(source, exc)) from None
+    if base_dir is None:
+        return config
+    return config.model_copy(
+        update={
+            "data_dir": _resolve(base_dir, config.data_dir),
+            "models_dir": _resolve(base_dir, config.models_dir),
+            "manifest": _resolve(base_dir, config.manifest) if config.manifest else None,
+            "cameras": [
+                c.model_copy(
+                    update={"rules": _resolve(base_dir, c.rules), "source": _resolve_source(base_dir, c.source)}
+                )
+                for c in config.cameras
+            ],
+        }
+    )
+
+
+def load_config(path: Path) -> EdgeConfig:
+    return parse_config(read_yaml_mapping(path), source=str(path), base_dir=path.resolve().parent)
+
+
+def _resolve(base_dir: Path, path: Path) -> Path:
+    path = path.expanduser()
+    return path if path.is_absolute() else (base_dir / path).resolve()
+
+
+def _resolve_source(base_dir: Path, source: str) -> str:
+    """File sources relative to the config file; URLs and usb:N unchanged."""
+    if "://" in source or source.startswith("usb:"):
+        return source
+    return str(_resolve(base_dir, Path(source)))

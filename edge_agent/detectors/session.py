@@ -1,0 +1,46 @@
+"""ONNX Runtime sessions: provider choice (TensorRT > CUDA > CPU from what is installed), threads, quiet logs."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+import onnxruntime as ort
+
+from edge_agent.config import ConfigError
+
+log = logging.getLogger(__name__)
+
+PREFERRED_PROVIDERS = ("TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider")
+
+
+def choose_providers(available: Sequence[str], requested: Sequence[str] | None = None) -> list[str]:
+    """Requested providers that are available, in the requested order; default: the best available ones.
+
+    A requested provider that is missing is logged and skipped; if none remains, that is a config error.
+    """
+    if requested:
+        chosen = [p for p in requested if p in available]
+        missing = [p for p in requested if p not in available]
+        if missing:
+            log.warning("ONNX Runtime providers not available here, skipped: %s", ", ".join(missing))
+        if not chosen:
+            raise ConfigError(
+                f"runtime.providers: none of {list(requested)} is available; available: {', '.join(available)}"
+            )
+        return chosen
+    chosen = [p for p in PREFERRED_PROVIDERS if p in available]
+    return chosen or ["CPUExecutionProvider"]
+
+
+def open_session(path: Path, providers: Sequence[str] | None, intra_op_threads: int) -> ort.InferenceSession:
+    options = ort.SessionOptions()
+    options.log_severity_level = 3  # some zoo exports warn about initializers on every load
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    if intra_op_threads:
+        options.intra_op_num_threads = intra_op_threads
+    chosen = choose_providers(ort.get_available_providers(), providers)
+    session = ort.InferenceSession(str(path), sess_options=options, providers=chosen)
+    log.info("loaded %s with %s", path.name, ", ".join(session.get_providers()))
+    return session

@@ -1,0 +1,1 @@
+"""Evidence pictures: faces blurred first, then annotated, JPEG-encoded and hashed."""

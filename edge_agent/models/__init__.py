@@ -1,0 +1,1 @@
+"""Model manifest: which weights exist, how they are verified, fed and decoded."""

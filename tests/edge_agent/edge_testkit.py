@@ -1,0 +1,64 @@
+"""Shared helpers for the edge agent tests: paths to ../shared, skips, fakes."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from cityops.contract.topics import Topic
+
+REPO = Path(__file__).resolve().parents[2]
+SHARED = REPO / ".." / "shared"
+MODELS_DIR = SHARED / "models"
+MEDIA_DIR = SHARED / "media"
+
+
+def shared_file(*parts: str) -> Path:
+    path = SHARED.joinpath(*parts)
+    if not path.is_file():
+        pytest.skip(f"{path} not available (the shared models/media folder is expected beside the checkout)")
+    return path
+
+
+class FakeLink:
+    """Records what the agent publishes; connected state is set by the test."""
+
+    def __init__(self, connected: bool = True) -> None:
+        self.connected = connected
+        self.accept = True
+        self.published: list[tuple[Topic, bytes, int, bool]] = []
+        self.started = False
+        self.lock = threading.Lock()
+
+    def is_connected(self) -> bool:
+        return self.connected
+
+    def publish(self, suffix: Topic, payload: bytes, qos: int = 1, retain: bool = False) -> bool:
+        if not (self.connected and self.accept):
+            return False
+        with self.lock:
+            self.published.append((suffix, payload, qos, retain))
+        return True
+
+    def start(self) -> None:
+        self.started = True
+
+    def stop(self) -> None:
+        self.started = False
+
+    def messages(self, suffix: Topic) -> list[bytes]:
+        with self.lock:
+            return [p for s, p, _, _ in self.published if s is suffix]
+
+
+class FakeUploader:
+    def __init__(self) -> None:
+        self.fail_with: Exception | None = None
+        self.uploads: list[tuple[str, Path, str]] = []
+
+    def upload(self, event_id: str, path: Path, sha256: str) -> None:
+        if self.fail_with is not None:
+            raise self.fail_with
+        self.uploads.append((event_id, path, sha256))
