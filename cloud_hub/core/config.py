@@ -9,7 +9,8 @@ from urllib.parse import unquote, urlsplit
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-PLACEHOLDER_SECRETS = {"change-me", "changethis", "admin", ""}
+DEV_JWT_SECRET = "cityops-development-only-jwt-secret-change-me"
+PLACEHOLDER_SECRETS = {"change-me", "changethis", "admin", "", DEV_JWT_SECRET}
 
 
 class MqttEndpoint:
@@ -38,7 +39,7 @@ class HubSettings(BaseSettings):
     http_host: str = "127.0.0.1"
     http_port: int = 8765
     public_url: str | None = Field(None, description="URL devices and browsers use to reach the hub")
-    jwt_secret: SecretStr = SecretStr("change-me")
+    jwt_secret: SecretStr = SecretStr(DEV_JWT_SECRET)
     jwt_ttl_s: int = 3600
     admin_user: str = "admin"
     admin_password: SecretStr = SecretStr("cityops-admin")
@@ -52,6 +53,7 @@ class HubSettings(BaseSettings):
     max_future_s: int = 300
     max_past_s: int = 30 * 24 * 3600
     rules_dir: Path = Path("rules")
+    db_wait_s: float = Field(60.0, description="how long the hub waits for the database at start")
 
     @model_validator(mode="after")
     def _refuse_placeholders_in_production(self) -> HubSettings:
@@ -59,6 +61,8 @@ class HubSettings(BaseSettings):
             for name in ("jwt_secret", "admin_password"):
                 if getattr(self, name).get_secret_value() in PLACEHOLDER_SECRETS | {"cityops-admin"}:
                     raise ValueError(f"CITYOPS_{name.upper()} is a placeholder; set a real secret in production")
+            if len(self.jwt_secret.get_secret_value()) < 32:
+                raise ValueError("CITYOPS_JWT_SECRET must be at least 32 characters in production")
         return self
 
     @property

@@ -1,0 +1,1 @@
+"""Broker administration: per-device credentials and ACLs in Mosquitto's dynamic-security plugin."""

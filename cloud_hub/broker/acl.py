@@ -1,0 +1,71 @@
+"""ACL sets of the broker identities, as Mosquitto dynamic-security role ACL entries (pure data).
+
+Semantics verified against Mosquitto 2.0.11 (tests/cloud_hub/stack/test_stack_broker_acl.py):
+- With every default access set to deny, an identity can do only what its role grants.
+- A shared subscription is checked with its full filter: `$share/hub/cityops/v1/dev/+/events` needs a
+  `subscribePattern` for `$share/hub/...`; a grant on `cityops/#` alone gives SUBACK 0x87 (not authorized).
+- A publish outside the grants is dropped by the broker. QoS 0: silently. QoS 1 over MQTT 5: PUBACK with reason
+  code 0x87 (not authorized) and nobody receives it. QoS 1 over MQTT 3.1.1: a normal PUBACK, still dropped.
+- Within a role, the entry with the highest priority that matches decides.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cityops.contract.topics import HUB_TO_DEVICE, PREFIX, device_prefix, is_valid_device_id
+
+HUB_ROLE = "cityops-hub"
+DYNSEC_TOPIC_FILTER = "$CONTROL/dynamic-security/#"
+DEFAULT_ACL_ACCESS = {
+    "publishClientSend": False,
+    "publishClientReceive": False,
+    "subscribe": False,
+    "unsubscribe": False,
+}
+
+Acl = dict[str, Any]
+
+
+def _acl(acltype: str, topic: str, allow: bool = True, priority: int = 0) -> Acl:
+    return {"acltype": acltype, "topic": topic, "allow": allow, "priority": priority}
+
+
+def device_role_name(device_id: str) -> str:
+    return f"device:{device_id}"
+
+
+def device_acls(device_id: str) -> list[Acl]:
+    """A device publishes only under its own prefix and hears only its own ack, cmd and config."""
+    if not is_valid_device_id(device_id):
+        raise ValueError(f"invalid device_id {device_id!r}: 3-64 chars of [A-Za-z0-9_.-]")
+    prefix = device_prefix(device_id)
+    acls = [_acl("publishClientSend", prefix + "#")]
+    for suffix in HUB_TO_DEVICE:
+        topic = prefix + suffix.value
+        # Higher priority deny: a device must not forge what only the hub sends (e.g. overwrite its retained config).
+        acls.append(_acl("publishClientSend", topic, allow=False, priority=10))
+        acls.append(_acl("subscribeLiteral", topic))
+        acls.append(_acl("unsubscribeLiteral", topic))
+        acls.append(_acl("publishClientReceive", topic))
+    return acls
+
+
+def hub_acls(share_group: str = "hub") -> list[Acl]:
+    """The hub reads and writes the whole protocol tree, consumes it through shared subscriptions, and administers
+    device identities through the dynamic-security control topic."""
+    tree = PREFIX.split("/", 1)[0] + "/#"  # cityops/#
+    shared = f"$share/{share_group}/{tree}"
+    acls: list[Acl] = []
+    for topic in (tree, DYNSEC_TOPIC_FILTER):
+        acls += [_acl("publishClientSend", topic), _acl("publishClientReceive", topic)]
+    for topic in (tree, shared, DYNSEC_TOPIC_FILTER):
+        acls += [_acl("subscribePattern", topic), _acl("unsubscribePattern", topic)]
+    return acls
+
+
+def default_acl_access_command() -> dict[str, Any]:
+    return {
+        "command": "setDefaultACLAccess",
+        "acls": [{"acltype": name, "allow": allow} for name, allow in DEFAULT_ACL_ACCESS.items()],
+    }
