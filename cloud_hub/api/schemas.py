@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any, Generic, Literal, TypeVar
+from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -44,9 +45,9 @@ class IncidentPublic(BaseModel):
     lat: float | None
     grid_id: str | None
     district: str | None
-    first_event_id: str
-    last_event_id: str
-    evidence_event_id: str | None
+    first_event_id: UUID
+    last_event_id: UUID
+    evidence_event_id: UUID | None
     first_seen: datetime
     last_seen: datetime
     ended_at: datetime | None
@@ -75,7 +76,7 @@ class WorkOrderPublic(BaseModel):
     camera_id: str | None = None
     lon: float | None = None
     lat: float | None = None
-    evidence_event_id: str | None = None
+    evidence_event_id: UUID | None = None
 
 
 class TransitionPublic(BaseModel):

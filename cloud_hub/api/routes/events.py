@@ -1,0 +1,62 @@
+"""GET /api/v1/events: stored events, newest first, filtered by device, kind, camera, incident key and time."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query, status
+from pydantic import BaseModel
+
+from cloud_hub.api.deps import ConnDep, CurrentUser
+from cloud_hub.api.schemas import Page
+from cloud_hub.store.events import MAX_LIMIT, EventFilters, list_events
+
+router = APIRouter(prefix="/api/v1", tags=["events"])
+
+
+class EventPublic(BaseModel):
+    device_id: str
+    event_id: str
+    seq: int
+    ts: datetime
+    received_at: datetime
+    kind: str
+    subtype: str | None
+    phase: str
+    incident_key: str
+    camera_id: str | None
+    zone_id: str | None
+    confidence: float | None
+    lon: float | None
+    lat: float | None
+    payload: dict[str, Any]  # the event exactly as the device sent it (bbox, measurements, model, rule, ...)
+    evidence_url: str | None  # relative URL of the picture, when it has been uploaded
+
+
+@router.get("/events", operation_id="list_events")
+def list_events_route(
+    conn: ConnDep,
+    user: CurrentUser,
+    device_id: str | None = None,
+    kind: str | None = None,
+    camera_id: str | None = None,
+    incident_key: str | None = None,
+    since: Annotated[datetime | None, Query(description="events with ts at or after (RFC 3339)")] = None,
+    until: Annotated[datetime | None, Query(description="events with ts before (RFC 3339)")] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> Page[EventPublic]:
+    try:
+        filters = EventFilters(device_id, kind, camera_id, incident_key, since, until, limit, offset)
+    except ValueError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
+    rows, count = list_events(conn, filters)
+    data = [
+        EventPublic(
+            **{k: v for k, v in row.items() if k != "has_evidence"},
+            evidence_url=f"/api/v1/evidence/{row['event_id']}" if row["has_evidence"] else None,
+        )
+        for row in rows
+    ]
+    return Page[EventPublic](data=data, count=count)

@@ -1,0 +1,1 @@
+"""Device registry: provisioning (credentials, broker ACLs), secret verification, listing."""

@@ -1,0 +1,1 @@
+"""Evidence pictures: content-addressed storage (by sha256) behind a small interface."""

@@ -1,0 +1,70 @@
+"""Where evidence bytes live. Content-addressed: the same picture is stored once, whatever events link it."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import Protocol
+
+SHA256_PATTERN = re.compile(r"^[0-9a-f]{64}$")
+
+
+class EvidenceError(ValueError):
+    pass
+
+
+class EvidenceStore(Protocol):
+    def put(self, sha256: str, data: bytes) -> str:
+        """Store `data` (whose sha256 must be `sha256`); idempotent; returns the location to record."""
+
+    def get(self, sha256: str) -> bytes:
+        """The stored bytes; FileNotFoundError when absent."""
+
+    def exists(self, sha256: str) -> bool: ...
+
+
+def _checked(sha256: str) -> str:
+    if not SHA256_PATTERN.fullmatch(sha256):
+        raise EvidenceError(f"{sha256!r} is not a lowercase hex sha256")
+    return sha256
+
+
+class FilesystemEvidenceStore:
+    """Files under `root/ab/abcdef...` (two-level fan-out keeps directories small). Writes are atomic: a temp
+    file in the same directory, fsynced, then renamed, so a reader never sees a half-written picture."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    def _path(self, sha256: str) -> Path:
+        sha256 = _checked(sha256)
+        return self.root / sha256[:2] / sha256
+
+    def put(self, sha256: str, data: bytes) -> str:
+        path = self._path(sha256)
+        actual = hashlib.sha256(data).hexdigest()
+        if actual != sha256:
+            raise EvidenceError(f"content sha256 is {actual}, not {sha256}")
+        if path.is_file():
+            return str(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return str(path)
+
+    def get(self, sha256: str) -> bytes:
+        return self._path(sha256).read_bytes()
+
+    def exists(self, sha256: str) -> bool:
+        return self._path(sha256).is_file()

@@ -1,0 +1,277 @@
+"""One ingest batch = one transaction: events exactly once, the per-device ack cursor, telemetry, health, state,
+command results, dead letters, and the event processors.
+
+Why this is exactly-once, also with several hub replicas sharing one subscription:
+
+1. Every transaction that stores events of a device first locks that device's `device_seq` row
+   (`SELECT ... FOR UPDATE`, devices in sorted order so two replicas never wait on each other in a cycle). So
+   the transactions touching one device run one after another; under READ COMMITTED the second one sees the
+   first one's committed rows and cursor after its lock wait.
+2. Under that lock, an event with `seq <= acked_seq` is known to be stored and skipped. Any other event is
+   inserted with `ON CONFLICT DO NOTHING` on its unique key (device_id, event_id, ts): `RETURNING` names exactly
+   the rows this transaction created, and only those go to the processors, in the same transaction. An event
+   and its effects (incident, work order) are therefore committed together, once, or not at all.
+3. The seqs of stored events above the cursor wait in `seq_pending`; the cursor advances only over the
+   contiguous run above it (out-of-order delivery leaves a gap until the missing event arrives), so
+   `acked_seq = N` always means "every event with seq <= N is stored".
+4. The ack `{"acked_seq": N}` and the broker PUBACKs are sent only after the commit (by the writer). A crash
+   before that makes the broker and the device resend; steps 1-2 turn the resend into a no-op plus a fresh ack.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from cloud_hub.core.types import EventProcessor, IngestedEvent
+from cloud_hub.ingest.validation import DeadLetter, Validated, ValidEvent
+
+log = logging.getLogger(__name__)
+
+MAX_DEAD_LETTER_RAW = 64 * 1024
+
+EVENT_COLUMNS = (
+    "device_id, event_id, seq, ts, received_at, kind, subtype, phase, incident_key, "
+    "camera_id, zone_id, confidence, lon, lat, payload"
+)
+_EVENTS_TEMP = (
+    "CREATE TEMP TABLE IF NOT EXISTS ingest_events ("
+    " device_id text, event_id uuid, seq bigint, ts timestamptz, received_at timestamptz, kind text, subtype text,"
+    " phase text, incident_key text, camera_id text, zone_id text, confidence real, lon double precision,"
+    " lat double precision, payload jsonb) ON COMMIT DELETE ROWS"
+)
+_TELEMETRY_TEMP = (
+    "CREATE TEMP TABLE IF NOT EXISTS ingest_telemetry ("
+    " device_id text, sensor_id text, metric text, ts timestamptz, value double precision, received_at timestamptz)"
+    " ON COMMIT DELETE ROWS"
+)
+# Gaps and islands: for a device with cursor a and pending seqs s1 < s2 < ..., the run a+1, a+2, ... is exactly
+# the rows where s_i - i = a; the cursor moves to the largest such s_i, and those rows leave seq_pending.
+_ADVANCE_CURSORS = """
+WITH ranked AS (
+    SELECT p.device_id, p.seq, d.acked_seq,
+           p.seq - row_number() OVER (PARTITION BY p.device_id ORDER BY p.seq) AS island
+    FROM seq_pending p JOIN device_seq d USING (device_id)
+    WHERE p.device_id = ANY(%(devices)s)
+), runs AS (
+    SELECT device_id, max(seq) AS new_acked FROM ranked WHERE island = acked_seq GROUP BY device_id
+), moved AS (
+    UPDATE device_seq d SET acked_seq = runs.new_acked, updated_at = now()
+    FROM runs WHERE d.device_id = runs.device_id
+    RETURNING d.device_id, d.acked_seq
+), cleared AS (
+    DELETE FROM seq_pending p USING moved WHERE p.device_id = moved.device_id AND p.seq <= moved.acked_seq
+)
+SELECT device_id, acked_seq FROM moved
+"""
+
+
+@dataclass(slots=True)
+class StoreOutcome:
+    acks: dict[str, int] = field(default_factory=dict)  # device -> acked_seq, for every device with events here
+    events_stored: int = 0
+    events_duplicate: int = 0
+    readings_stored: int = 0
+    dead_letters: list[DeadLetter] = field(default_factory=list)
+    processor_errors: list[str] = field(default_factory=list)
+
+
+def lock_cursors(conn: psycopg.Connection, devices: Sequence[str]) -> dict[str, int]:
+    """Create missing cursors and lock all of them, in sorted order; returns device -> acked_seq."""
+    ordered = sorted(set(devices))
+    conn.execute(
+        "INSERT INTO device_seq (device_id) SELECT d FROM unnest(%s::text[]) AS d ORDER BY d ON CONFLICT DO NOTHING",
+        (ordered,),
+    )
+    rows = conn.execute(
+        "SELECT device_id, acked_seq FROM device_seq WHERE device_id = ANY(%s) ORDER BY device_id FOR UPDATE",
+        (ordered,),
+    ).fetchall()
+    return {device_id: acked for device_id, acked in rows}
+
+
+def _event_row(item: ValidEvent, received_at: datetime) -> tuple[Any, ...]:
+    e = item.event
+    lon, lat = (e.location.lon, e.location.lat) if e.location else (None, None)
+    return (
+        item.device_id, e.event_id, e.seq, e.ts, received_at, e.kind, e.subtype, e.phase, e.incident_key,
+        e.camera_id, e.zone_id, e.confidence, lon, lat, item.payload_json,
+    )  # fmt: skip
+
+
+def insert_events(conn: psycopg.Connection, items: Sequence[ValidEvent], received_at: datetime) -> set[tuple[str, str]]:
+    """COPY into a temp table, then one INSERT ... ON CONFLICT DO NOTHING; returns (device_id, event_id) created.
+
+    The seqs of all of them (new or already there) join seq_pending, which is idempotent.
+    """
+    conn.execute(_EVENTS_TEMP)
+    with conn.cursor() as cur:
+        with cur.copy(f"COPY ingest_events ({EVENT_COLUMNS}) FROM STDIN") as copy:
+            for item in items:
+                copy.write_row(_event_row(item, received_at))
+        cur.execute(
+            f"INSERT INTO events ({EVENT_COLUMNS}) SELECT {EVENT_COLUMNS} FROM ingest_events "
+            "ON CONFLICT (device_id, event_id, ts) DO NOTHING RETURNING device_id, event_id"
+        )
+        created = {(device_id, str(event_id)) for device_id, event_id in cur.fetchall()}
+        cur.execute(
+            "INSERT INTO seq_pending (device_id, seq) SELECT device_id, seq FROM ingest_events ON CONFLICT DO NOTHING"
+        )
+    return created
+
+
+def advance_cursors(conn: psycopg.Connection, locked: dict[str, int]) -> dict[str, int]:
+    acks = dict(locked)
+    for device_id, acked in conn.execute(_ADVANCE_CURSORS, {"devices": list(locked)}).fetchall():
+        acks[device_id] = acked
+    return acks
+
+
+def insert_readings(conn: psycopg.Connection, messages: Iterable[Validated], received_at: datetime) -> int:
+    conn.execute(_TELEMETRY_TEMP)
+    with conn.cursor() as cur:
+        with cur.copy("COPY ingest_telemetry (device_id, sensor_id, metric, ts, value, received_at) FROM STDIN") as cp:
+            for message in messages:
+                for r in message.readings:
+                    cp.write_row((message.device_id, r.sensor_id, r.metric, r.ts, r.value, received_at))
+        cur.execute(
+            "INSERT INTO telemetry (device_id, sensor_id, metric, ts, value, received_at) "
+            "SELECT device_id, sensor_id, metric, ts, value, received_at FROM ingest_telemetry "
+            "ON CONFLICT (device_id, sensor_id, metric, ts) DO NOTHING"
+        )
+        return cur.rowcount
+
+
+def record_health(conn: psycopg.Connection, message: Validated, received_at: datetime) -> None:
+    health = message.health
+    assert health is not None
+    conn.execute(
+        "INSERT INTO health (device_id, ts, received_at, payload) VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING",
+        (message.device_id, health.ts, received_at, message.health_json),
+    )
+    models = [m.model_dump(exclude_none=True) for m in health.models]
+    conn.execute(
+        # Only a snapshot newer than the one kept replaces it: replicas may store two snapshots out of order.
+        "UPDATE devices SET last_seen = greatest(last_seen, %(ts)s), health = %(payload)s::jsonb,"
+        " agent_version = coalesce(%(agent)s, agent_version), config_version = coalesce(%(config)s, config_version),"
+        " models = %(models)s "
+        "WHERE device_id = %(device)s AND (health IS NULL OR (health->>'ts')::timestamptz <= %(ts)s)",
+        {
+            "ts": health.ts,
+            "payload": message.health_json,
+            "agent": health.agent_version,
+            "config": health.config_version,
+            "models": Jsonb(models),
+            "device": message.device_id,
+        },
+    )
+
+
+def record_state(conn: psycopg.Connection, message: Validated) -> None:
+    """Online / offline (Last Will). Ordered by the hub's receive time, which is comparable across replicas."""
+    state, received_at = message.state, message.received_at
+    assert state is not None
+    conn.execute(
+        "UPDATE devices SET online = %(online)s, state_ts = %(at)s,"
+        " last_seen = CASE WHEN %(online)s THEN greatest(last_seen, %(at)s) ELSE last_seen END,"
+        " agent_version = coalesce(%(agent)s, agent_version) "
+        "WHERE device_id = %(device)s AND (state_ts IS NULL OR state_ts <= %(at)s)",
+        {"online": state.online, "at": received_at, "agent": state.agent_version, "device": message.device_id},
+    )
+
+
+def record_cmd_result(conn: psycopg.Connection, message: Validated, received_at: datetime) -> None:
+    result = message.cmd_result
+    assert result is not None
+    conn.execute(
+        "INSERT INTO cmd_results (device_id, cmd_id, ok, detail, received_at, payload) VALUES (%s, %s, %s, %s, %s, %s)"
+        " ON CONFLICT DO NOTHING",
+        (message.device_id, result.cmd_id, result.ok, result.detail, received_at, message.cmd_result_json),
+    )
+
+
+def insert_dead_letters(conn: psycopg.Connection, letters: Sequence[DeadLetter], received_at: datetime) -> None:
+    if not letters:
+        return
+    with conn.cursor() as cur:
+        cur.executemany(
+            "INSERT INTO dead_letters (received_at, topic, device_id, reason, detail, raw, raw_size)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s)",
+            [
+                (received_at, d.topic, d.device_id, d.reason.value, d.detail, d.raw[:MAX_DEAD_LETTER_RAW], len(d.raw))
+                for d in letters
+            ],
+        )
+
+
+def run_processors(
+    conn: psycopg.Connection, processors: Sequence[EventProcessor], events: Sequence[IngestedEvent]
+) -> list[str]:
+    """Each processor in its own savepoint. A processor that raises loses only its own work: the events stay
+    stored and acked, the failure is logged and counted. (Retrying the batch instead would let one bad event
+    or one processor bug stop all ingest.) A lost connection is re-raised so the whole batch is retried."""
+    failed = []
+    for processor in processors:
+        try:
+            with conn.transaction():
+                processor(conn, events)
+        except (psycopg.OperationalError, psycopg.InterfaceError):
+            raise
+        except Exception:
+            name = getattr(processor, "__qualname__", type(processor).__qualname__)
+            log.exception("event processor %s failed on %d events; they stay stored", name, len(events))
+            failed.append(name)
+    return failed
+
+
+def store_batch(
+    conn: psycopg.Connection,
+    messages: Sequence[Validated],
+    processors: Sequence[EventProcessor],
+    received_at: datetime,
+) -> StoreOutcome:
+    """Everything of one batch, in the caller's transaction (the caller commits, then acks)."""
+    out = StoreOutcome()
+    unique: dict[tuple[str, str], ValidEvent] = {}
+    for message in messages:
+        for item in message.events:
+            key = (item.device_id, item.event.event_id)
+            if key in unique:
+                out.events_duplicate += 1  # the same event twice in this batch (a resend in flight)
+            else:
+                unique[key] = item
+        out.dead_letters.extend(message.dead_letters)
+
+    if unique:
+        locked = lock_cursors(conn, [device_id for device_id, _ in unique])
+        fresh = [item for item in unique.values() if item.event.seq > locked[item.device_id]]
+        out.events_duplicate += len(unique) - len(fresh)
+        created = insert_events(conn, fresh, received_at) if fresh else set()
+        out.events_duplicate += len(fresh) - len(created)
+        out.events_stored = len(created)
+        out.acks = advance_cursors(conn, locked) if fresh else locked
+        new = sorted(
+            (item for item in fresh if (item.device_id, item.event.event_id) in created),
+            key=lambda item: (item.device_id, item.event.seq),
+        )
+        if new and processors:
+            ingested = [IngestedEvent(item.device_id, item.event) for item in new]
+            out.processor_errors = run_processors(conn, processors, ingested)
+
+    if any(message.readings for message in messages):
+        out.readings_stored = insert_readings(conn, messages, received_at)
+    for message in messages:
+        if message.health is not None:
+            record_health(conn, message, received_at)
+        if message.state is not None:
+            record_state(conn, message)
+        if message.cmd_result is not None:
+            record_cmd_result(conn, message, received_at)
+    insert_dead_letters(conn, out.dead_letters, received_at)
+    return out

@@ -1,0 +1,1 @@
+"""The hub's database: connection pool, server capability detection, schema migrations."""
