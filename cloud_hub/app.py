@@ -83,7 +83,7 @@ class HubRuntime:
 
     def start(self) -> None:
         settings = self.settings
-        wait_for_database(settings.database_url, timeout_s=float(getattr(settings, "db_wait_s", DB_WAIT_S)))
+        wait_for_database(settings.database_url, timeout_s=float(settings.db_wait_s))
         report = migrate(settings.database_url)
         self.capabilities = report.capabilities
         if report.applied:

@@ -51,8 +51,9 @@ def device_acls(device_id: str) -> list[Acl]:
     return acls
 
 
-def hub_acls(share_group: str = "hub") -> list[Acl]:
-    """The hub reads and writes the whole protocol tree, consumes it through shared subscriptions, and administers
+def hub_acls(share_group: str = "+") -> list[Acl]:
+    """The hub reads and writes the whole protocol tree, consumes it through shared subscriptions (any group by
+    default: replicas of one deployment share a group, and a test hub takes a group of its own), and administers
     device identities through the dynamic-security control topic."""
     tree = PREFIX.split("/", 1)[0] + "/#"  # cityops/#
     shared = f"$share/{share_group}/{tree}"

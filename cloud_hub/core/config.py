@@ -53,6 +53,12 @@ class HubSettings(BaseSettings):
     max_future_s: int = 300
     max_past_s: int = 30 * 24 * 3600
     rules_dir: Path = Path("rules")
+    db_pool_min: int = 2
+    db_pool_max: int = 10
+    public_mqtt_host: str | None = Field(None, description="broker host devices are told at provisioning")
+    public_mqtt_port: int | None = Field(None, description="broker port devices are told at provisioning")
+    ingest_client_id: str | None = Field(None, description="MQTT client id of this replica's consumer")
+    ingest_session_expiry_s: int = Field(24 * 3600, description="how long the broker keeps the hub's queue")
     db_wait_s: float = Field(60.0, description="how long the hub waits for the database at start")
 
     @model_validator(mode="after")

@@ -29,7 +29,7 @@ UNHEALTHY_AFTER_S = 30.0  # a broker or database outage longer than this makes h
 
 def default_client_id(settings: HubSettings) -> str:
     """Stable per host, so a restarted hub resumes its persistent session (and the messages queued in it)."""
-    configured = getattr(settings, "ingest_client_id", None)
+    configured = settings.ingest_client_id
     if configured:
         return str(configured)
     user = settings.mqtt.username or "cityops-hub"
@@ -55,7 +55,7 @@ class IngestService:
             share_group=settings.share_group,
             session_expiry_s=session_expiry_s
             if session_expiry_s is not None
-            else int(getattr(settings, "ingest_session_expiry_s", 24 * 3600)),
+            else int(settings.ingest_session_expiry_s),
             receive_maximum=settings.ingest_queue_max,
         )
         self.writer = BatchWriter(

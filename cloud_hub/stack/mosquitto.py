@@ -50,11 +50,13 @@ class BrokerLimits:
 
     max_queued_messages: int = 10_000  # per client session
     max_queued_bytes: int = 128 * 1024 * 1024  # per client session
-    max_inflight_messages: int = 100
+    max_inflight_messages: int = 1000  # the hub acks after its commit, so a small window caps ingest
     # Above the protocol's 256 KiB batch limit, so an oversized batch reaches the hub and is dead-lettered there
     # instead of the broker cutting the device's connection.
     max_packet_size: int = 1024 * 1024
-    memory_limit: int = 1024 * 1024 * 1024  # whole broker heap
+    # No broker-wide `memory_limit`: Mosquitto 2.0.11 then disconnects the dynamic-security admin session "due to
+    # out of memory" after its second command (seen here with 1 GiB set and ~10 MB in use), which breaks
+    # provisioning. The per-client queue bounds above keep a backlog from growing without limit.
 
 
 def find_executable(name: str, fallback: str) -> Path:
@@ -98,7 +100,6 @@ def render_config(
         f"max_queued_bytes {limits.max_queued_bytes}",
         f"max_inflight_messages {limits.max_inflight_messages}",
         f"max_packet_size {limits.max_packet_size}",
-        f"memory_limit {limits.memory_limit}",
         "set_tcp_nodelay true",
         "log_dest stderr",
         "log_type error",
@@ -167,7 +168,7 @@ def start_broker(
     port: int,
     secrets: StackSecrets,
     host: str = "127.0.0.1",
-    share_group: str = "hub",
+    share_group: str = "+",  # ACL: which shared-subscription groups the hub identity may join
     start_timeout_s: float = 15.0,
 ) -> BrokerHandle:
     """Start Mosquitto unless this state dir's broker already runs; make sure the hub identity exists."""

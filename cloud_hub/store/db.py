@@ -26,8 +26,8 @@ def create_pool(settings: HubSettings, *, min_size: int | None = None, max_size:
     """
     pool = ConnectionPool(
         settings.database_url,
-        min_size=min_size if min_size is not None else int(getattr(settings, "db_pool_min", 2)),
-        max_size=max_size if max_size is not None else int(getattr(settings, "db_pool_max", 10)),
+        min_size=min_size if min_size is not None else int(settings.db_pool_min),
+        max_size=max_size if max_size is not None else int(settings.db_pool_max),
         kwargs={"autocommit": False, "application_name": APPLICATION_NAME, "connect_timeout": 10},
         check=ConnectionPool.check_connection,
         name="cityops-hub",

@@ -75,8 +75,8 @@ def _broker_admin(request: Request, settings: HubSettings) -> Any:
 
 def _public_mqtt(settings: HubSettings) -> tuple[str, int]:
     """Where devices reach the broker: CITYOPS_PUBLIC_MQTT_HOST/PORT when set (the hub may use an internal one)."""
-    host = getattr(settings, "public_mqtt_host", None) or settings.mqtt.host
-    port = getattr(settings, "public_mqtt_port", None) or settings.mqtt.port
+    host = settings.public_mqtt_host or settings.mqtt.host
+    port = settings.public_mqtt_port or settings.mqtt.port
     return str(host), int(port)
 
 
