@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 import psycopg
@@ -24,3 +25,21 @@ class EventProcessor(Protocol):
     so an event and its effects (incident, work order) are stored together or not at all."""
 
     def __call__(self, conn: psycopg.Connection, events: Sequence[IngestedEvent]) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class IngestedReading:
+    """A telemetry reading that this transaction stored for the first time."""
+
+    device_id: str
+    sensor_id: str
+    metric: str
+    ts: datetime
+    value: float
+
+
+class TelemetryProcessor(Protocol):
+    """Runs inside the ingest transaction that stored new telemetry readings (threshold rules open and close
+    incidents through the same incident and work-order path as edge events)."""
+
+    def __call__(self, conn: psycopg.Connection, readings: Sequence[IngestedReading]) -> None: ...
