@@ -6,31 +6,41 @@ before the first thread starts, so a bad config fails at once with a message ins
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import logging
 import signal
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 from cityops.contract.topics import Topic
 from edge_agent import __version__
-from edge_agent.capture.reader import CameraReader
-from edge_agent.capture.sources import open_source
+from edge_agent.capture.reader import CameraReader, CameraStatus
+from edge_agent.capture.sources import StillImageSource, open_source
 from edge_agent.comms.evidence_upload import EvidenceUploader, HttpEvidenceUploader
 from edge_agent.comms.link import Link
 from edge_agent.comms.outbox import Outbox
 from edge_agent.comms.sender import EventSender
-from edge_agent.config import EdgeConfig
+from edge_agent.config import CameraConfig, ConfigError, EdgeConfig
 from edge_agent.control import Controller
 from edge_agent.detectors import DetectorOptions, create_detector
+from edge_agent.detectors.base import OnnxDetector
 from edge_agent.evidence.privacy import FaceBlurrer
 from edge_agent.health import HealthReporter, HealthSnapshot, LatencyWindow, ProcessStats, build_health
-from edge_agent.models.manifest import ModelSpec, ModelStore, load_manifest
+from edge_agent.integrity.camera_faults import CameraFaultDetector
+from edge_agent.metrics import EdgeMetrics
+from edge_agent.models.manifest import ModelSpec, ModelStore, file_sha256, load_manifest
 from edge_agent.pipeline import CameraPipeline, PipelineWorker
 from edge_agent.recorder import EventRecorder
-from edge_agent.rules import load_rules
+from edge_agent.remote.commands import RemoteCommands
+from edge_agent.remote.device_config import parse_remote_config
+from edge_agent.rules import CameraRules, load_rules
+from edge_agent.tracking import TrackIdAllocator
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +52,20 @@ class StartableLink(Link, Protocol):
 
 LinkFactory = Callable[[Callable[[Topic, bytes], None], Callable[[], None]], StartableLink]
 """(on_message, on_connected) -> a link that is not started yet."""
+
+
+@dataclass(slots=True)
+class CameraRuntime:
+    """One camera's running parts; replaced as a whole by `restart_pipeline`."""
+
+    config: CameraConfig
+    reader: CameraReader
+    worker: PipelineWorker
+    track_ids: TrackIdAllocator
+
+    @property
+    def pipeline(self) -> CameraPipeline:
+        return self.worker.pipeline
 
 
 class EdgeAgent:
@@ -58,11 +82,23 @@ class EdgeAgent:
         self._started_mono = time.monotonic()
         self._stoppers: list[tuple[str, Callable[[], None]]] = []
         self.outbox: Outbox | None = None
-        self.readers: list[CameraReader] = []
-        self.workers: list[PipelineWorker] = []
+        self.cameras: dict[str, CameraRuntime] = {}
+        self.rules: dict[str, CameraRules] = {}
         self.latency = LatencyWindow()
         self.process_stats = ProcessStats()
         self.face_spec: ModelSpec | None = None
+        self.blurrer: FaceBlurrer | None = None
+        self.metrics = EdgeMetrics()
+        self.inference_lock = threading.Lock()
+        self._swap_lock = threading.Lock()  # one live change (config, model, restart) at a time
+
+    @property
+    def readers(self) -> list[CameraReader]:
+        return [c.reader for c in self.cameras.values()]
+
+    @property
+    def workers(self) -> list[PipelineWorker]:
+        return [c.worker for c in self.cameras.values()]
 
     # -- start / stop --------------------------------------------------------------------------------------
 
@@ -89,26 +125,32 @@ class EdgeAgent:
         for camera in cfg.cameras:
             open_source(camera.source, camera.loop)  # refuses a missing file or a bad usb:N now, opens nothing
 
-        # 2. The model, warmed up so the first real frame is not slow.
-        options = DetectorOptions(
-            score_threshold=cfg.runtime.score_threshold,
-            nms_iou=cfg.runtime.nms_iou,
-            providers=tuple(cfg.runtime.providers) if cfg.runtime.providers else None,
-            intra_op_threads=cfg.runtime.intra_op_threads,
-        )
-        self.detector = create_detector(spec, model_path, options)
-        self.detector.warm_up()
-        blurrer = FaceBlurrer(face_path) if face_path else None
-
-        # 3. Durable state before anything can produce or send events.
+        # 2. Durable state: the outbox also remembers a model update and the live config the hub sent last.
         evidence_dir = cfg.data_dir / "evidence"
         self.outbox = Outbox(
             cfg.data_dir / "outbox.sqlite",
             max_events=cfg.outbox.max_events,
             retransmit_after_s=cfg.outbox.retransmit_after_s,
             max_backoff_s=cfg.outbox.max_backoff_s,
+            max_bytes=cfg.outbox.max_bytes,
+            low_priority_share=cfg.outbox.low_priority_share,
         )
         self._on_stop("outbox", self.outbox.close)
+        spec, model_path = self._model_override(spec, model_path)
+        rules.update(self._stored_live_rules(spec.classes))
+        self.rules = rules
+
+        # 3. The model, warmed up so the first real frame is not slow.
+        options = DetectorOptions(
+            score_threshold=cfg.runtime.score_threshold,
+            nms_iou=cfg.runtime.nms_iou,
+            providers=tuple(cfg.runtime.providers) if cfg.runtime.providers else None,
+            intra_op_threads=cfg.runtime.intra_op_threads,
+        )
+        self.detector_options = options
+        self.detector = create_detector(spec, model_path, options)
+        self.detector.warm_up()
+        blurrer = self.blurrer = FaceBlurrer(face_path) if face_path else None
         pruned = self.outbox.prune_orphan_evidence(evidence_dir)
         if pruned:
             log.info("removed %d orphan evidence files", pruned)
@@ -124,8 +166,26 @@ class EdgeAgent:
         )
         self.link = link
         self.sender = EventSender(cfg.device_id, self.outbox, link, uploader)
-        self.controller = Controller(link, self.outbox, on_ack=self.sender.on_ack)
-        self.recorder = EventRecorder(self.outbox, evidence_dir, cfg.evidence, blurrer, on_recorded=self.sender.wake)
+        commands = RemoteCommands(self)
+        self._on_stop("remote commands", commands.close)
+        executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="command")
+        self._on_stop("command executor", lambda: executor.shutdown(wait=True, cancel_futures=True))
+        self.controller = Controller(
+            link,
+            self.outbox,
+            on_ack=self.sender.on_ack,
+            handlers=commands.handlers(),
+            apply_config=self.apply_live_config,
+            executor=executor,
+        )
+        self.recorder = EventRecorder(
+            self.outbox,
+            evidence_dir,
+            cfg.evidence,
+            blurrer,
+            on_recorded=self.sender.wake,
+            metrics=self.metrics,
+        )
         link.start()
         self._on_stop("link", link.stop)
         self.sender.start()
@@ -134,23 +194,15 @@ class EdgeAgent:
             self._on_stop("uploader", uploader.close)
 
         # 5. Cameras: readers first, then the pipelines that consume them.
-        inference_lock = threading.Lock()
+        self._on_stop("cameras", self._stop_cameras)
         for camera in cfg.cameras:
-            # A fresh source object per (re)connect; the first one was built above only to validate the config.
-            reader = CameraReader(camera.camera_id, lambda c=camera: open_source(c.source, c.loop), camera.fps)
-            pipeline = CameraPipeline(
-                camera, rules[camera.camera_id], self.detector, self.recorder, self.latency, inference_lock
-            )
-            worker = PipelineWorker(pipeline, reader.get)
-            reader.start()
-            self._on_stop(f"reader {camera.camera_id}", reader.stop)
-            worker.start()
-            self._on_stop(f"pipeline {camera.camera_id}", worker.stop)
-            self.readers.append(reader)
-            self.workers.append(worker)
+            self.cameras[camera.camera_id] = self._start_camera(camera)
 
-        # 6. Health last: it reports on everything above.
-        self.health = HealthReporter(link, self.health_snapshot, cfg.health_interval_s)
+        # 6. Health and metrics last: they report on everything above.
+        self.metrics.watch(self.outbox, self.camera_statuses)
+        if cfg.metrics.port is not None:
+            self._on_stop("metrics server", self.metrics.serve(cfg.metrics.host, cfg.metrics.port))
+        self.health = HealthReporter(link, self.health_snapshot, cfg.health_interval_s, spool=self.outbox.spool)
         self.health.start()
         self._on_stop("health", self.health.stop)
         log.info("edge agent running: %d camera(s), model %s", len(cfg.cameras), spec.name)
@@ -174,6 +226,121 @@ class EdgeAgent:
 
     # -- health --------------------------------------------------------------------------------------------
 
+    # -- cameras -------------------------------------------------------------------------------------------
+
+    def _start_camera(self, camera: CameraConfig, track_ids: TrackIdAllocator | None = None) -> CameraRuntime:
+        assert self.outbox is not None
+        # A fresh source object per (re)connect; the first one was built in _start only to validate the config.
+        reader = CameraReader(
+            camera.camera_id,
+            lambda c=camera: _open_camera(c),
+            camera.fps,
+            stall_after_s=camera.stall_after_s,
+            offline_after_s=camera.integrity.offline_s,
+        )
+        track_ids = track_ids or TrackIdAllocator(self.outbox, camera.camera_id)
+        integrity = None
+        if camera.integrity.enabled:
+            still = isinstance(open_source(camera.source, camera.loop), StillImageSource)
+            # A still picture standing in for a camera is "frozen" by nature; never report that.
+            integrity = CameraFaultDetector(camera.camera_id, camera.integrity, check_frozen=not still)
+        pipeline = CameraPipeline(
+            camera,
+            self.rules[camera.camera_id],
+            self.detector,
+            self.recorder,
+            self.latency,
+            self.inference_lock,
+            track_ids=track_ids,
+            integrity=integrity,
+        )
+        worker = PipelineWorker(pipeline, reader.get, on_frame=self.metrics.on_frame)
+        reader.start()
+        worker.start()
+        return CameraRuntime(camera, reader, worker, track_ids)
+
+    def _stop_cameras(self) -> None:
+        for runtime in self.cameras.values():
+            runtime.worker.stop()
+            runtime.reader.stop()
+
+    def restart_pipeline(self, camera_id: str | None = None) -> list[str]:
+        """Reopen the source and rebuild the analysis of one camera (or all); track ids continue."""
+        with self._swap_lock:
+            targets = [camera_id] if camera_id else list(self.cameras)
+            for cid in targets:
+                if cid not in self.cameras:
+                    raise ValueError(f"no camera {cid!r}; cameras: {', '.join(self.cameras)}")
+            for cid in targets:
+                old = self.cameras[cid]
+                old.worker.stop()
+                old.reader.stop()
+                self.cameras[cid] = self._start_camera(old.config, old.track_ids)
+                log.info("camera %s: pipeline restarted", cid)
+            return targets
+
+    def apply_live_config(self, payload: bytes) -> int:
+        """Validate a hub `config` payload completely, then swap the named cameras' rules between two frames."""
+        with self._swap_lock:
+            version, new_rules = parse_remote_config(payload, self.cameras, self.detector.spec.classes)
+            # Build every successor first: if one fails, nothing has been swapped yet.
+            successors = {cid: self.cameras[cid].pipeline.successor(r) for cid, r in new_rules.items()}
+            for cid, pipeline in successors.items():
+                self.cameras[cid].worker.replace_pipeline(pipeline)
+                self.rules[cid] = new_rules[cid]
+            return version
+
+    def swap_detector(self, detector: OnnxDetector) -> None:
+        """Make a loaded, warmed-up detector the one every camera uses (between two inferences)."""
+        for cid in self.cameras:
+            self.rules[cid].check_classes(detector.spec.classes, f"camera {cid} rules")
+        with self.inference_lock:
+            self.detector = detector
+            for runtime in self.cameras.values():
+                runtime.pipeline.detector = detector
+
+    def camera_statuses(self) -> list[CameraStatus]:
+        """Reader state, overridden by an open camera fault (a frozen or covered camera still "reads" fine)."""
+        statuses = []
+        for runtime in self.cameras.values():
+            status = runtime.reader.status()
+            integrity = runtime.pipeline.integrity
+            faults = sorted(integrity.active()) if integrity is not None else []
+            if status.status == "ok" and faults:
+                status = dataclasses.replace(status, status=faults[0], detail=f"camera fault: {', '.join(faults)}")
+            statuses.append(status)
+        return statuses
+
+    def _model_override(self, spec: ModelSpec, path: Path) -> tuple[ModelSpec, Path]:
+        """A model installed by `cmd model_update` survives restarts (if its file is still intact)."""
+        assert self.outbox is not None
+        stored = self.outbox.get_meta("model_override")
+        if not stored:
+            return spec, path
+        override = json.loads(stored)
+        candidate = Path(override["path"])
+        intact = candidate.is_file() and file_sha256(candidate) == override["sha256"]
+        if override.get("name") != spec.name or not intact:
+            log.warning("ignoring stored model update %s: not for %s, or its file is gone/changed", stored, spec.name)
+            return spec, path
+        log.info("using model %s from model_update (sha256 %s)", spec.name, override["sha256"][:12])
+        return spec.model_copy(update={"sha256": override["sha256"]}), candidate
+
+    def _stored_live_rules(self, classes: tuple[str, ...]) -> dict[str, CameraRules]:
+        """Rules from the last applied hub config, so a restart without the hub keeps running them."""
+        assert self.outbox is not None
+        stored = self.outbox.get_meta("config_payload")
+        if not stored:
+            return {}
+        try:
+            _, rules = parse_remote_config(stored.encode(), [c.camera_id for c in self.config.cameras], classes)
+        except ConfigError as exc:
+            log.error("stored hub config no longer applies (%s); using the rules files", exc)
+            return {}
+        return rules
+
+    # -- health --------------------------------------------------------------------------------------------
+
     def health_snapshot(self) -> HealthSnapshot:
         models = [{"name": self.detector.spec.name, "sha256": self.detector.spec.sha256}]
         if self.face_spec is not None:
@@ -183,14 +350,19 @@ class EdgeAgent:
             uptime_s=time.monotonic() - self._started_mono,
             agent_version=__version__,
             config_version=self.controller.config_version,
-            cameras=[r.status() for r in self.readers],
+            cameras=self.camera_statuses(),
             inference_ms_p50=self.latency.p50(),
             outbox_depth=self.outbox.depth() if self.outbox else 0,
             process=self.process_stats,
             models=models,
         )
         # Not in protocol v1's list but allowed (unknown fields are kept): makes a full outbox visible to the hub.
-        snapshot.outbox_refused = self.outbox.refused if self.outbox else 0
+        if self.outbox is not None:
+            snapshot.outbox_refused = self.outbox.refused
+            snapshot.outbox_bytes = self.outbox.usage_bytes()
+            snapshot.outbox_pressure = self.outbox.pressure()
+            snapshot.outbox_dropped_low_priority = self.outbox.dropped_low_priority
+        snapshot.config_error = self.controller.config_error
         return snapshot
 
     # -- defaults ------------------------------------------------------------------------------------------
@@ -216,6 +388,13 @@ class EdgeAgent:
         return HttpEvidenceUploader(
             self.config.hub_url, self.config.device_id, mqtt.password or "", self.config.evidence.upload_timeout_s
         )
+
+
+def _open_camera(camera: CameraConfig):
+    source = open_source(camera.source, camera.loop)
+    if hasattr(source, "read_timeout_s"):
+        source.read_timeout_s = camera.read_timeout_s
+    return source
 
 
 def run_agent(config_path: Path) -> int:

@@ -16,6 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from cityops.contract.topics import DEVICE_ID_PATTERN
+from edge_agent.integrity.config import IntegrityConfig
 
 ENV_OVERRIDES = {"mqtt_url": "CITYOPS_EDGE_MQTT_URL", "hub_url": "CITYOPS_EDGE_HUB_URL"}
 
@@ -66,6 +67,9 @@ class CameraConfig(StrictModel):
     location: LocationConfig | None = None
     rules: Path = Field(description="edge rules file (zones and analytics) for this camera")
     loop: bool = Field(True, description="replay a video file from the start when it ends")
+    integrity: IntegrityConfig = Field(IntegrityConfig(), description="camera fault checks (camera_fault events)")
+    stall_after_s: float = Field(10.0, gt=0, description="no frame for this long while connected: stalled")
+    read_timeout_s: float = Field(5.0, gt=0, description="stream read timeout; the reader reconnects after it")
 
 
 class RuntimeConfig(StrictModel):
@@ -81,6 +85,17 @@ class OutboxConfig(StrictModel):
     max_events: int = Field(100_000, ge=100, description="events kept unacked before new ones are refused (loudly)")
     retransmit_after_s: float = Field(10.0, gt=0, description="first retransmit of an unacked batch")
     max_backoff_s: float = Field(300.0, gt=0)
+    max_bytes: int = Field(
+        2 * 1024**3, ge=1024**2, description="disk quota for queued events, evidence, health and telemetry"
+    )
+    low_priority_share: float = Field(
+        0.8, gt=0, le=1, description="above this share of max_bytes, health and telemetry are dropped first"
+    )
+
+
+class MetricsConfig(StrictModel):
+    port: int | None = Field(None, ge=1, le=65535, description="serve Prometheus /metrics here; None: off")
+    host: str = "127.0.0.1"
 
 
 class EvidenceConfig(StrictModel):
@@ -105,6 +120,7 @@ class EdgeConfig(StrictModel):
     runtime: RuntimeConfig = RuntimeConfig()
     outbox: OutboxConfig = OutboxConfig()
     evidence: EvidenceConfig = EvidenceConfig()
+    metrics: MetricsConfig = MetricsConfig()
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @field_validator("mqtt_url")

@@ -1,10 +1,17 @@
-"""Hub-to-device control: commands (`cmd` -> `cmd_result`) and the retained desired configuration (`config`)."""
+"""Hub-to-device control: commands (`cmd` -> `cmd_result`) and the retained desired configuration (`config`).
+
+Commands run on `executor` when one is given (the agent passes a one-thread pool), so a snapshot upload or a model
+download never blocks the MQTT network thread that delivered the command. A `config` payload goes to
+`apply_config`, which validates all of it and applies it or raises; a refused config leaves the running rules in
+place, is logged like a failed cmd_result and is shown in health (`config_error`) until a good one arrives.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
 from collections.abc import Callable
+from concurrent.futures import Executor
 
 from pydantic import ValidationError
 
@@ -15,11 +22,14 @@ from edge_agent.comms.outbox import Outbox
 
 log = logging.getLogger(__name__)
 
-CommandHandler = Callable[[dict], str]
-"""Takes the command's args, returns a detail for the result; raises to report ok=false."""
+CommandHandler = Callable[[Command], str]
+"""Takes the command, returns a detail for the result; raises to report ok=false (the message is the detail)."""
+
+ConfigApplier = Callable[[bytes], int]
+"""Validates and applies a `config` payload, returns its version; raises (ConfigError) to refuse it."""
 
 
-def ping(_args: dict) -> str:
+def ping(_cmd: Command) -> str:
     return "pong"
 
 
@@ -30,13 +40,19 @@ class Controller:
         outbox: Outbox,
         on_ack: Callable[[int], None],
         handlers: dict[str, CommandHandler] | None = None,
+        apply_config: ConfigApplier | None = None,
+        executor: Executor | None = None,
     ) -> None:
         self.link = link
         self.outbox = outbox  # the applied config version lives in the outbox's meta table: one durable store
         self.on_ack = on_ack
         self.handlers: dict[str, CommandHandler] = {"ping": ping, **(handlers or {})}
+        self.apply_config = apply_config
+        self.executor = executor
         stored = outbox.get_meta("config_version")
         self.config_version: int | None = int(stored) if stored is not None else None
+        self.config_error: str | None = None
+        self._applied_here: int | None = None  # the version applied by this process (a restart must re-apply)
 
     def on_message(self, suffix: Topic, payload: bytes) -> None:
         if suffix is Topic.ACK:
@@ -64,6 +80,12 @@ class Controller:
             if cmd_id:
                 self._reply(CommandResult(cmd_id=cmd_id, ok=False, detail=f"malformed command: {_first_error(exc)}"))
             return
+        if self.executor is not None:
+            self.executor.submit(self._run_command, cmd)
+        else:
+            self._run_command(cmd)
+
+    def _run_command(self, cmd: Command) -> None:
         handler = self.handlers.get(cmd.name)
         if handler is None:
             supported = ", ".join(sorted(self.handlers))
@@ -72,7 +94,7 @@ class Controller:
             )
         else:
             try:
-                result = CommandResult(cmd_id=cmd.cmd_id, ok=True, detail=handler(cmd.args))
+                result = CommandResult(cmd_id=cmd.cmd_id, ok=True, detail=handler(cmd))
             except Exception as exc:
                 log.exception("command %s failed", cmd.name)
                 result = CommandResult(cmd_id=cmd.cmd_id, ok=False, detail=f"{cmd.name} failed: {exc}")
@@ -88,12 +110,34 @@ class Controller:
         try:
             config = DeviceConfig.model_validate_json(payload)
         except ValidationError as exc:
-            log.error("refusing desired configuration: %s; keeping version %s", _first_error(exc), self.config_version)
+            self._refuse(f"malformed: {_first_error(exc)}")
             return
-        if config.version != self.config_version:
-            self.outbox.set_meta("config_version", str(config.version))
-            self.config_version = config.version
-            log.info("applied configuration version %d", config.version)
+        if self.apply_config is None:
+            if config.version != self.config_version:
+                self.outbox.set_meta("config_version", str(config.version))
+                self.config_version = config.version
+                log.info("applied configuration version %d", config.version)
+            return
+        if config.version == self._applied_here:
+            return  # the retained message again (reconnect): already running it
+        try:
+            version = self.apply_config(payload)
+        except Exception as exc:
+            self._refuse(f"version {config.version}: {exc}")
+            return
+        self.outbox.set_meta("config_version", str(version))
+        self.outbox.set_meta("config_payload", payload.decode())
+        self.config_version = self._applied_here = version
+        self.config_error = None
+        log.info("applied configuration version %d", version)
+
+    def _refuse(self, reason: str) -> None:
+        self.config_error = reason
+        log.error(
+            "cmd_result config ok=false: refusing desired configuration (%s); keeping version %s",
+            reason,
+            self.config_version,
+        )
 
 
 def _cmd_id(payload: bytes) -> str | None:

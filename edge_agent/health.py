@@ -112,8 +112,16 @@ def build_health(
 
 
 class HealthReporter:
-    def __init__(self, link: Link, build: Callable[[], HealthSnapshot], interval_s: float) -> None:
+    def __init__(
+        self,
+        link: Link,
+        build: Callable[[], HealthSnapshot],
+        interval_s: float,
+        spool: Callable[[str, bytes, int], bool] | None = None,
+    ) -> None:
+        """`spool(topic, payload, qos)` keeps snapshots taken while offline (the outbox's low-priority spool)."""
         self.link = link
+        self.spool = spool
         self.build = build
         self.interval_s = interval_s
         self.last: HealthSnapshot | None = None
@@ -131,7 +139,9 @@ class HealthReporter:
     def report_once(self) -> HealthSnapshot:
         snapshot = self.build()
         self.last = snapshot
-        self.link.publish(Topic.HEALTH, dump(snapshot), qos=0)
+        payload = dump(snapshot)
+        if not self.link.publish(Topic.HEALTH, payload, qos=0) and self.spool is not None:
+            self.spool(Topic.HEALTH.value, payload, 0)
         return snapshot
 
     def _run(self) -> None:

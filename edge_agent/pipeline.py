@@ -1,21 +1,33 @@
-"""Per-camera analysis: newest frame -> detect -> track -> zone analytics -> recorded events."""
+"""Per-camera analysis: newest frame -> detect -> track -> zone analytics -> recorded events.
+
+Alongside, the camera's integrity check (edge_agent/integrity/camera_faults.py) watches the pixels themselves and
+records `camera_fault` events; without frames, `idle()` drives its offline fault. A pipeline is built for one set of
+rules; a live configuration change builds a new pipeline (`CameraPipeline.successor`) that keeps the tracker and the
+integrity state, and the worker swaps it in between two frames.
+"""
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 from cityops.contract.messages import new_event_id
-from edge_agent.analytics.parking import ParkingAnalytic
+from edge_agent.analytics.build import build_scene_analytic, confidence_floor, track_patience_s
+from edge_agent.analytics.finding import FrameContext, finding_payload
+from edge_agent.analytics.parking import ParkingAnalytic, ParkingRuleConfig
 from edge_agent.capture.sources import Frame
 from edge_agent.config import CameraConfig
+from edge_agent.detections import Detections
 from edge_agent.detectors.base import Detector
 from edge_agent.events import parking_event_payload
 from edge_agent.health import LatencyWindow
+from edge_agent.integrity.camera_faults import CameraFaultDetector, to_analysis_grey
 from edge_agent.recorder import EventRecorder, EvidenceRequest
 from edge_agent.rules import CameraRules
-from edge_agent.tracking import IouTracker
+from edge_agent.tracking import ByteTrackConfig, ByteTracker
 from edge_agent.zones import Zone
 
 log = logging.getLogger(__name__)
@@ -30,7 +42,13 @@ class CameraPipeline:
         recorder: EventRecorder,
         latency: LatencyWindow,
         inference_lock: threading.Lock | None = None,
+        *,
+        track_ids: Callable[[], int] | None = None,
+        integrity: CameraFaultDetector | None = None,
+        tracker: ByteTracker | None = None,
     ) -> None:
+        """`track_ids`: the camera's durable id allocator; `integrity`/`tracker`: state carried over from the
+        pipeline this one replaces (see `successor`)."""
         self.camera = camera
         self.rules = rules
         self.detector = detector
@@ -40,24 +58,45 @@ class CameraPipeline:
         self.inference_lock = inference_lock or threading.Lock()
         self.zones = {z.id: Zone(z) for z in rules.zones}
         self.analytics = [
-            (cfg, ParkingAnalytic(camera.camera_id, cfg, [self.zones[z] for z in cfg.zones])) for cfg in rules.analytics
+            (cfg, ParkingAnalytic(camera.camera_id, cfg, [self.zones[z] for z in cfg.zones]))
+            for cfg in rules.analytics
+            if isinstance(cfg, ParkingRuleConfig)
+        ]
+        # Kitchen, waterlogging and road occupation speak the common Finding type (edge_agent/analytics/finding.py).
+        self.scene_analytics = [
+            build_scene_analytic(camera.camera_id, cfg, self.zones)
+            for cfg in rules.analytics
+            if not isinstance(cfg, ParkingRuleConfig)
         ]
         self.classes = frozenset(c for cfg in rules.analytics for c in cfg.classes)
-        self.min_confidence = min(cfg.min_confidence for cfg in rules.analytics)
-        longest_leave = max(cfg.leave_after_s for cfg in rules.analytics)
-        # Tracks must outlive the analytics' patience, or a short miss would turn into a new id and a new stay.
-        self.tracker = IouTracker(max_age_s=longest_leave + 1.0)
+        self.min_confidence = min(confidence_floor(cfg) for cfg in rules.analytics)
+        longest_leave = max(track_patience_s(cfg) for cfg in rules.analytics)
+        # Tracks must outlive the analytics' patience, or a short miss would turn into a new id and a new stay;
+        # the analytics' own confidence floor is what starts a track (lower scores may only continue one).
+        track_config = ByteTrackConfig(high_score=self.min_confidence, max_lost_s=longest_leave + 1.0)
+        if tracker is None:
+            tracker = ByteTracker(track_config, id_source=track_ids)
+        else:
+            tracker.config = track_config
+        self.tracker = tracker
+        self.integrity = integrity
+        self.last_frame: Frame | None = None
+        self.fault_events = 0
         self.frames = 0
 
     def process(self, frame: Frame) -> list[int]:
         """Analyse one frame; returns the seqs of the events it recorded."""
-        with self.inference_lock:
-            detections = self.detector.detect(frame.image)
+        if not self.classes:  # e.g. a gauge-only waterlogging camera: pixels only, no detector time spent
+            detections = Detections.empty(self.detector.spec.classes)
+        else:
+            with self.inference_lock:
+                detections = self.detector.detect(frame.image)
         inference_ms = getattr(self.detector, "last_inference_ms", None)
         if inference_ms is not None:
             self.latency.add(inference_ms)
-        wanted = detections.class_mask(self.classes) & (detections.confidence >= self.min_confidence)
-        tracked = self.tracker.update(detections[wanted], frame.mono)
+        self.last_frame = frame
+        # Low scores go to the tracker too: it uses them only to hold on to tracks a confident detection started.
+        tracked = self.tracker.update(detections[detections.class_mask(self.classes)], frame.mono)
         self.frames += 1
         seqs = []
         for cfg, analytic in self.analytics:
@@ -82,14 +121,108 @@ class CameraPipeline:
                 seq = self.recorder.record(event, request)
                 if seq is not None:
                     seqs.append(seq)
+        if self.scene_analytics:
+            seqs.extend(self._process_scene(frame, tracked))
+        if self.integrity is not None:
+            grey = to_analysis_grey(frame.image, self.integrity.config.analysis_width)
+            findings = self.integrity.observe(frame.mono, grey)
+            seqs.extend(self._record_faults(findings, frame))
+        return seqs
+
+    def idle(self, now: float) -> list[int]:
+        """No frame arrived in a poll: lets the integrity check notice an offline camera."""
+        if self.integrity is None:
+            return []
+        return self._record_faults(self.integrity.tick(now), None)
+
+    def successor(self, rules: CameraRules) -> CameraPipeline:
+        """A pipeline for new rules that keeps this one's tracker (ids, parked cars) and integrity state.
+
+        Incidents open under the old rules are not carried over: the new rules may have other zones and
+        thresholds, so they are re-detected (a parked car is still found, its dwell counted anew).
+        """
+        return CameraPipeline(
+            self.camera,
+            rules,
+            self.detector,
+            self.recorder,
+            self.latency,
+            self.inference_lock,
+            integrity=self.integrity,
+            tracker=self.tracker,
+        )
+
+    def _record_faults(self, findings: list, frame: Frame | None) -> list[int]:
+        seqs = []
+        location = self.camera.location
+        spec = self.detector.spec
+        for finding in findings:
+            ts = frame.ts if frame is not None else datetime.now(UTC)
+            event = finding_payload(
+                finding,
+                event_id=new_event_id(),
+                camera_id=self.camera.camera_id,
+                frame_ts=ts,
+                frame_wh=frame.wh if frame is not None else (1, 1),
+                location=(location.lon, location.lat) if location else None,
+                rule_id="camera_integrity",
+                rule_version=1,
+                detector_model={"name": spec.name, "version": spec.version, "sha256": spec.sha256},
+            )
+            request = None
+            if frame is not None:  # the picture shows what the camera sees (black, blurred, shifted, frozen)
+                w, h = frame.wh
+                request = EvidenceRequest(frame.image, ts, (0.0, 0.0, float(w), float(h)), finding.label, None)
+            seq = self.recorder.record(event, request)
+            if seq is not None:
+                self.fault_events += 1
+                seqs.append(seq)
+        return seqs
+
+    def _process_scene(self, frame: Frame, tracked: Detections) -> list[int]:
+        context = FrameContext(mono=frame.mono, ts=frame.ts, image=frame.image, detections=tracked)
+        spec = self.detector.spec
+        location = self.camera.location
+        seqs = []
+        for analytic in self.scene_analytics:
+            for finding in analytic.observe(context):
+                event = finding_payload(
+                    finding,
+                    event_id=new_event_id(),
+                    camera_id=self.camera.camera_id,
+                    frame_ts=frame.ts,
+                    frame_wh=frame.wh,
+                    location=(location.lon, location.lat) if location else None,
+                    rule_id=analytic.config.id,
+                    rule_version=analytic.config.version,
+                    detector_model={"name": spec.name, "version": spec.version, "sha256": spec.sha256},
+                )
+                zone = self.zones.get(finding.zone_id) if finding.zone_id else None
+                request = EvidenceRequest(
+                    frame=frame.image,
+                    ts=frame.ts,
+                    box_xyxy=finding.xyxy or (0.0, 0.0, float(frame.wh[0]), float(frame.wh[1])),
+                    label=finding.label,
+                    zone_px=zone.pixel_polygon(frame.wh) if zone else None,
+                )
+                seq = self.recorder.record(event, request)
+                if seq is not None:
+                    seqs.append(seq)
         return seqs
 
 
 class PipelineWorker:
     """Runs one camera's pipeline on its own thread, fed by that camera's reader."""
 
-    def __init__(self, pipeline: CameraPipeline, next_frame: Callable[[float], Frame | None]) -> None:
+    def __init__(
+        self,
+        pipeline: CameraPipeline,
+        next_frame: Callable[[float], Frame | None],
+        on_frame: Callable[[str, float | None], None] | None = None,
+    ) -> None:
+        """`on_frame(camera_id, inference_ms)` after each analysed frame (metrics)."""
         self.pipeline = pipeline
+        self.on_frame = on_frame
         self.next_frame = next_frame
         self.errors = 0
         self._stop = threading.Event()
@@ -106,13 +239,24 @@ class PipelineWorker:
     def is_alive(self) -> bool:
         return self._thread.is_alive()
 
+    def replace_pipeline(self, pipeline: CameraPipeline) -> None:
+        """Take effect from the next frame (an attribute swap is atomic; a frame in flight finishes on the old)."""
+        self.pipeline = pipeline
+
     def _run(self) -> None:
         while not self._stop.is_set():
             frame = self.next_frame(0.5)
             if frame is None:
+                try:
+                    self.pipeline.idle(time.monotonic())
+                except Exception:
+                    log.exception("camera %s: idle check failed", self.pipeline.camera.camera_id)
                 continue
             try:
                 self.pipeline.process(frame)
+                if self.on_frame is not None:
+                    pipeline = self.pipeline
+                    self.on_frame(pipeline.camera.camera_id, getattr(pipeline.detector, "last_inference_ms", None))
             except Exception:  # one bad frame must not end the camera's analysis
                 self.errors += 1
                 log.exception("camera %s: frame %d failed", self.pipeline.camera.camera_id, frame.index)

@@ -19,6 +19,7 @@ from edge_agent.comms.outbox import Outbox, OutboxFull
 from edge_agent.config import EvidenceConfig
 from edge_agent.evidence.privacy import FaceBlurrer
 from edge_agent.evidence.render import render_evidence, write_evidence
+from edge_agent.metrics import EdgeMetrics
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,7 @@ class EventRecorder:
         evidence: EvidenceConfig,
         blurrer: FaceBlurrer | None,
         on_recorded: Callable[[], None] = lambda: None,
+        metrics: EdgeMetrics | None = None,
     ) -> None:
         if evidence.enabled and evidence.blur_faces and blurrer is None:
             raise ValueError("evidence.blur_faces is on but no face detector was given")
@@ -50,6 +52,7 @@ class EventRecorder:
         self.evidence = evidence
         self.blurrer = blurrer if evidence.blur_faces else None
         self.on_recorded = on_recorded
+        self.metrics = metrics
         self.recorded = 0
 
     def record(self, event: dict[str, Any], request: EvidenceRequest | None) -> int | None:
@@ -72,6 +75,8 @@ class EventRecorder:
             seq = self.outbox.append(event, evidence_path=path)
         except OutboxFull as exc:
             log.error("%s (incident %s, phase %s)", exc, event["incident_key"], event["phase"])
+            if self.metrics is not None:
+                self.metrics.events_refused.inc()
             if path is not None:
                 path.unlink(missing_ok=True)
             return None
@@ -80,6 +85,8 @@ class EventRecorder:
                 path.unlink(missing_ok=True)
             raise
         self.recorded += 1
+        if self.metrics is not None:
+            self.metrics.on_event(event["kind"], event["phase"])
         log.info("event seq %d: %s %s %s", seq, event["kind"], event["phase"], event["incident_key"])
         self.on_recorded()
         return seq

@@ -7,12 +7,19 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from edge_agent.analytics.build import zone_refs
+from edge_agent.analytics.kitchen import KitchenRuleConfig
 from edge_agent.analytics.parking import ParkingRuleConfig
+from edge_agent.analytics.road_occupation import RoadOccupationRuleConfig
+from edge_agent.analytics.waterlogging import WaterloggingRuleConfig
 from edge_agent.config import ConfigError, format_validation_error, read_yaml_mapping
 from edge_agent.zones import ZoneConfig
 
-# A discriminated union once more analytics exist (kitchen, waterlogging): `type` selects the model.
-AnalyticConfig = Annotated[ParkingRuleConfig, Field(discriminator="type")]
+# `type` selects the model, so an error names only the fields of the analytic the rule meant.
+AnalyticConfig = Annotated[
+    ParkingRuleConfig | KitchenRuleConfig | WaterloggingRuleConfig | RoadOccupationRuleConfig,
+    Field(discriminator="type"),
+]
 
 
 class CameraRules(BaseModel):
@@ -29,7 +36,7 @@ class CameraRules(BaseModel):
         if repeated:
             raise ValueError(f"zone ids must be unique; repeated: {', '.join(repeated)}")
         for n, analytic in enumerate(self.analytics):
-            unknown = [z for z in analytic.zones if z not in ids]
+            unknown = [z for z in zone_refs(analytic) if z not in ids]
             if unknown:
                 raise ValueError(f"analytics[{n}] ({analytic.id}) names unknown zones {unknown}; zones: {ids}")
         return self

@@ -2,6 +2,16 @@
 
 The pipeline always gets the newest frame; a frame it did not take in time is overwritten and counted as
 dropped, so a slow pipeline shows up in health instead of as growing latency or memory.
+
+A source that fails or ends is reopened with exponential backoff (`min_backoff_s` doubling up to
+`max_backoff_s`, reset by the first good frame). Camera states, as reported in health:
+- `starting`: not opened yet;
+- `ok`: frames arrive;
+- `stalled`: opened, but no frame for `stall_after_s` (a stream that hangs; FFmpeg's read timeout then ends the
+  read and the reader reconnects);
+- `reconnecting`: the source failed or ended, reopening with backoff;
+- `offline`: no frame for `offline_after_s` despite reconnecting;
+- `stopped`: the agent stopped it.
 """
 
 from __future__ import annotations
@@ -22,10 +32,13 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True, slots=True)
 class CameraStatus:
     camera_id: str
-    status: str  # starting | ok | reconnecting | error | stopped
+    status: str  # starting | ok | stalled | reconnecting | offline | stopped
     fps: float
     dropped_frames: int
     detail: str = ""
+    frames: int = 0
+    reconnects: int = 0
+    seconds_since_frame: float | None = None
 
 
 class LatestFrame:
@@ -60,11 +73,19 @@ class CameraReader:
         fps: float,
         min_backoff_s: float = 1.0,
         max_backoff_s: float = 30.0,
+        stall_after_s: float = 10.0,
+        offline_after_s: float = 60.0,
     ) -> None:
         self.camera_id = camera_id
         self.source_factory = source_factory
         self.period = 1.0 / fps
         self.min_backoff_s, self.max_backoff_s = min_backoff_s, max_backoff_s
+        self.stall_after_s, self.offline_after_s = stall_after_s, offline_after_s
+        self.reconnects = 0
+        self.backoffs: deque[float] = deque(maxlen=32)
+        """The most recent waits before reopening, newest last (observability and tests)."""
+        self._started = time.monotonic()
+        self._last_frame: float | None = None
         self.buffer = LatestFrame()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"reader-{camera_id}", daemon=True)
@@ -85,9 +106,29 @@ class CameraReader:
         return self.buffer.get(timeout)
 
     def status(self) -> CameraStatus:
+        now = time.monotonic()
         stamps = list(self._stamps)
         fps = (len(stamps) - 1) / (stamps[-1] - stamps[0]) if len(stamps) > 1 and stamps[-1] > stamps[0] else 0.0
-        return CameraStatus(self.camera_id, self._status, round(fps, 2), self.buffer.dropped, self._detail)
+        since = None if self._last_frame is None else now - self._last_frame
+        quiet = now - (self._last_frame if self._last_frame is not None else self._started)
+        status, detail = self._status, self._detail
+        # Derived from the time of the last frame, so a reader blocked inside a read is still reported truthfully.
+        if status == "ok" and quiet > self.stall_after_s:
+            status, detail = "stalled", f"no frame for {quiet:.0f} s"
+        elif status == "reconnecting" and quiet > self.offline_after_s:
+            status = "offline"
+        if status != "ok":
+            fps = 0.0
+        return CameraStatus(
+            self.camera_id,
+            status,
+            round(fps, 2),
+            self.buffer.dropped,
+            detail,
+            frames=self._index,
+            reconnects=self.reconnects,
+            seconds_since_frame=None if since is None else round(since, 1),
+        )
 
     def _run(self) -> None:
         backoff = self.min_backoff_s
@@ -97,17 +138,21 @@ class CameraReader:
                 source = self.source_factory()
                 source.open()
                 self._status, self._detail = "ok", ""
-                backoff = self.min_backoff_s
+                frames_before = self._index
                 self._capture(source)
+                if self._index > frames_before:
+                    backoff = self.min_backoff_s  # it worked for a while: the next failure starts the backoff anew
                 if not self._stop.is_set():
                     self._set_trouble("reconnecting", "source ended or failed")
             except Exception as exc:  # any source failure: keep the camera thread alive and retry
-                self._set_trouble("error", str(exc))
+                self._set_trouble("reconnecting", str(exc) or type(exc).__name__)
             finally:
                 if source is not None:
                     source.close()
+            self.backoffs.append(backoff)
             if self._stop.wait(backoff):
                 break
+            self.reconnects += 1
             backoff = min(backoff * 2, self.max_backoff_s)
 
     def _set_trouble(self, status: str, detail: str) -> None:
@@ -131,6 +176,7 @@ class CameraReader:
                 self._index += 1
                 self.buffer.put(Frame(image=image, ts=datetime.now(UTC), mono=now, index=self._index))
                 self._stamps.append(now)
+                self._last_frame = now
                 next_due = max(next_due + self.period, now)  # fall behind gracefully, never burst to catch up
             if source.live:
                 continue

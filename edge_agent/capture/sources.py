@@ -80,15 +80,33 @@ class StillImageSource:
 class OpenCvSource:
     """Video file, network stream or USB camera through cv2.VideoCapture."""
 
-    def __init__(self, target: str | int, live: bool, loop: bool = False) -> None:
+    def __init__(
+        self,
+        target: str | int,
+        live: bool,
+        loop: bool = False,
+        open_timeout_s: float = 10.0,
+        read_timeout_s: float = 5.0,
+    ) -> None:
         self.target = target
         self.live = live
         self.loop = loop
+        self.open_timeout_s, self.read_timeout_s = open_timeout_s, read_timeout_s
         self.cap: cv2.VideoCapture | None = None
         self.fps: float | None = None
 
     def open(self) -> None:
-        cap = cv2.VideoCapture(self.target)
+        if isinstance(self.target, str) and self.target.startswith(STREAM_SCHEMES):
+            # Bounded waits: without them a stream that stops sending blocks grab() forever and nobody reconnects.
+            params = [
+                cv2.CAP_PROP_OPEN_TIMEOUT_MSEC,
+                int(self.open_timeout_s * 1000),
+                cv2.CAP_PROP_READ_TIMEOUT_MSEC,
+                int(self.read_timeout_s * 1000),
+            ]
+            cap = cv2.VideoCapture(self.target, cv2.CAP_FFMPEG, params)
+        else:
+            cap = cv2.VideoCapture(self.target)
         if not cap.isOpened():
             cap.release()
             raise SourceError(f"{self.target}: cannot open (check the path, URL, credentials or device)")

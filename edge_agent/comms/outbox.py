@@ -5,7 +5,12 @@
 - An event leaves the outbox only on the hub's ack (`seq <= N`), never on a broker PUBACK; its evidence file is
   deleted with it.
 - Unacked events are retransmitted after a timeout that backs off per attempt, and at once after a reconnect.
-- The outbox is bounded: when full, `append` raises OutboxFull (counted), rather than growing without limit.
+- The outbox is bounded by count (`max_events`) and by bytes (`max_bytes`: event JSON + evidence files + spooled
+  messages). Health snapshots and telemetry held while offline live in a low-priority `spool`: above
+  `low_priority_share` of the quota new ones are dropped, and an event that needs room evicts the oldest spooled
+  ones before it is itself refused. Every drop is counted, logged and shown in health and metrics.
+- Power loss: WAL with synchronous=FULL fsyncs the log on every commit, so a committed row survives a power cut
+  (NORMAL would only guarantee that the database stays consistent, possibly losing the last commits).
 """
 
 from __future__ import annotations
@@ -37,7 +42,15 @@ CREATE TABLE IF NOT EXISTS events (
     next_attempt_at REAL NOT NULL DEFAULT 0,
     created_at REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS spool (
+    id INTEGER PRIMARY KEY,
+    topic TEXT NOT NULL,
+    payload BLOB NOT NULL,
+    qos INTEGER NOT NULL,
+    created_at REAL NOT NULL
+);
 """
+LOG_EVERY_DROPS = 100  # loud, but not one line per dropped health snapshot for a week-long outage
 
 
 class OutboxFull(RuntimeError):
@@ -68,6 +81,8 @@ class Outbox:
         max_events: int = 100_000,
         retransmit_after_s: float = 10.0,
         max_backoff_s: float = 300.0,
+        max_bytes: int = 2 * 1024**3,
+        low_priority_share: float = 0.8,
         clock: Callable[[], float] = time.time,
     ) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -76,12 +91,20 @@ class Outbox:
         self.retransmit_after_s = retransmit_after_s
         self.max_backoff_s = max_backoff_s
         self.clock = clock  # wall clock: deadlines are stored and must mean something after a restart
+        self.max_bytes = max_bytes
+        self.low_priority_bytes = int(max_bytes * low_priority_share)
         self.refused = 0
+        """Events refused because the outbox was full."""
+        self.dropped_low_priority = 0
+        """Health/telemetry messages dropped or evicted to keep room for events."""
         self._lock = threading.Lock()
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")  # survive power loss, not just a process crash
         self._db.executescript(SCHEMA)
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(events)")}
+        if "evidence_bytes" not in columns:  # outboxes written by earlier agents
+            self._db.execute("ALTER TABLE events ADD COLUMN evidence_bytes INTEGER NOT NULL DEFAULT 0")
 
     def close(self) -> None:
         with self._lock:
@@ -95,6 +118,7 @@ class Outbox:
         `event` has every field but `seq`. When `evidence_path` is given the event is held back until the
         picture is uploaded (`mark_evidence_done`).
         """
+        evidence_bytes = evidence_path.stat().st_size if evidence_path else 0
         with self._lock, self._tx():
             depth = self._db.execute("SELECT count(*) FROM events").fetchone()[0]
             if depth >= self.max_events:
@@ -103,10 +127,17 @@ class Outbox:
             seq = self._last_seq() + 1
             validated = Event.model_validate({**event, "seq": seq})
             payload = validated.model_dump_json(by_alias=True, exclude_none=True)
+            needed = len(payload.encode()) + evidence_bytes
+            if not self._make_room(needed):
+                self.refused += 1
+                raise OutboxFull(
+                    f"outbox disk quota reached ({self._usage()} of {self.max_bytes} bytes, even after dropping"
+                    " queued health/telemetry); event refused"
+                )
             sha = validated.evidence.sha256 if validated.evidence else None
             self._db.execute(
                 "INSERT INTO events (seq, event_id, payload, evidence_path, evidence_sha256, evidence_done,"
-                " created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                " created_at, evidence_bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     seq,
                     validated.event_id,
@@ -115,10 +146,45 @@ class Outbox:
                     sha,
                     0 if evidence_path else 1,
                     self.clock(),
+                    evidence_bytes,
                 ),
             )
             self._db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('last_seq', ?)", (str(seq),))
             return seq
+
+    def spool(self, topic: str, payload: bytes, qos: int = 0) -> bool:
+        """Hold a low-priority message (health, telemetry) for later; False (and counted) when it is dropped."""
+        with self._lock, self._tx():
+            if self._usage() + len(payload) > self.low_priority_bytes:
+                self._count_drop(1, f"{topic} dropped")
+                return False
+            self._db.execute(
+                "INSERT INTO spool (topic, payload, qos, created_at) VALUES (?, ?, ?, ?)",
+                (topic, payload, qos, self.clock()),
+            )
+            return True
+
+    def spooled(self, limit: int = 100) -> list[tuple[int, str, bytes, int]]:
+        """Oldest spooled messages first: (id, topic, payload, qos)."""
+        with self._lock:
+            rows = self._db.execute("SELECT id, topic, payload, qos FROM spool ORDER BY id LIMIT ?", (limit,))
+            return [(r[0], r[1], bytes(r[2]), r[3]) for r in rows.fetchall()]
+
+    def unspool(self, ids: list[int]) -> None:
+        if ids:
+            with self._lock:
+                self._db.executemany("DELETE FROM spool WHERE id = ?", [(i,) for i in ids])
+
+    def usage_bytes(self) -> int:
+        with self._lock:
+            return self._usage()
+
+    def pressure(self) -> str:
+        """`ok`, `dropping_low_priority` (health/telemetry are being dropped) or `full` (events refused)."""
+        usage = self.usage_bytes()
+        if usage >= self.max_bytes or self.depth() >= self.max_events:
+            return "full"
+        return "dropping_low_priority" if usage >= self.low_priority_bytes else "ok"
 
     def mark_evidence_done(self, seq: int) -> None:
         with self._lock:
@@ -220,6 +286,40 @@ class Outbox:
         return removed
 
     # -- internals -----------------------------------------------------------------------------------------
+
+    def _usage(self) -> int:
+        """Logical bytes held (SQLite reuses the pages of deleted rows, so the file stops growing at the quota)."""
+        events = self._db.execute("SELECT coalesce(sum(length(payload) + evidence_bytes), 0) FROM events").fetchone()[0]
+        spooled = self._db.execute("SELECT coalesce(sum(length(payload)), 0) FROM spool").fetchone()[0]
+        return int(events) + int(spooled)
+
+    def _make_room(self, needed: int) -> bool:
+        """Evict spooled health/telemetry, oldest first, until `needed` more bytes fit; False if they never do."""
+        excess = self._usage() + needed - self.max_bytes
+        if excess <= 0:
+            return True
+        evicted, freed = [], 0
+        for row_id, size in self._db.execute("SELECT id, length(payload) FROM spool ORDER BY id"):
+            if freed >= excess:
+                break
+            evicted.append(row_id)
+            freed += size
+        if freed < excess:
+            return False
+        self._db.executemany("DELETE FROM spool WHERE id = ?", [(i,) for i in evicted])
+        self._count_drop(len(evicted), "queued health/telemetry evicted to keep room for events")
+        return True
+
+    def _count_drop(self, n: int, what: str) -> None:
+        before = self.dropped_low_priority
+        self.dropped_low_priority += n
+        if before == 0 or before // LOG_EVERY_DROPS != self.dropped_low_priority // LOG_EVERY_DROPS:
+            log.warning(
+                "OUTBOX FULL: %s (%d low-priority messages dropped so far; quota %d bytes)",
+                what,
+                self.dropped_low_priority,
+                self.max_bytes,
+            )
 
     def _last_seq(self) -> int:
         row = self._db.execute("SELECT value FROM meta WHERE key = 'last_seq'").fetchone()

@@ -65,6 +65,20 @@ class EventSender:
         """One pass; returns how many events were handed to the link (0 when nothing was due or offline)."""
         if not self.link.is_connected():
             return 0
+        sent = self._pump_events()
+        self._pump_spool()
+        return sent
+
+    def _pump_spool(self, limit: int = 50) -> None:
+        """Health and telemetry held while offline; after the events, which matter more."""
+        done = []
+        for row_id, topic, payload, qos in self.outbox.spooled(limit):
+            if not self.link.publish(Topic(topic), payload, qos=qos):
+                break
+            done.append(row_id)
+        self.outbox.unspool(done)
+
+    def _pump_events(self) -> int:
         items = self.outbox.due(self.device_id)
         ready, failed = [], []
         for item in items:

@@ -86,4 +86,4 @@ def test_reader_retries_a_failing_source() -> None:
     finally:
         reader.stop()
     assert len(attempts) >= 3
-    assert status.status == "error" and "no such file" in status.detail
+    assert status.status == "reconnecting" and "no such file" in status.detail

@@ -42,7 +42,7 @@ def test_failing_handler_reports_ok_false(tmp_path: Path) -> None:
     acks: list[int] = []
     link = FakeLink()
 
-    def boom(_args: dict) -> str:
+    def boom(_cmd) -> str:
         raise RuntimeError("camera busy")
 
     ctl = Controller(link, Outbox(tmp_path / "o.sqlite"), on_ack=acks.append, handlers={"snapshot": boom})

@@ -1,0 +1,366 @@
+"""Kitchen violations: checks on people in kitchen zones during business hours, and rodents.
+
+- People (class role `person`) standing in a kitchen zone during business hours are checked for: `phone` (a phone
+  at hands or head), `smoking` (a cigarette/smoking detection there), `no_hat` (no hat detection on the head; or,
+  when the model has no hat class and `hat_heuristic` is on, no white region on the head, flagged as a heuristic),
+  `no_mask` (no mask on the head), and direct `no_hat`/`no_mask` classes of models that detect the violation.
+  Each check must hold for `persist_s` before a `start`, reusing the parking dwell machine per person track.
+- Rodents: a `rodent`-role class (e.g. `rat`) at any hour, and after hours small moving blobs in the floor zones
+  (background subtraction), which must persist `persist_frames` analysed frames.
+Class names are mapped to roles in the rule (`class_roles`), so a customer's custom-class model plugs in without
+code changes. COCO's `mouse` is a computer mouse: never map it to `rodent` for a COCO model.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, time
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import cv2
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from edge_agent.analytics import kitchen_match as match
+from edge_agent.analytics.finding import Finding, FrameContext, episode_stamp
+from edge_agent.analytics.motion import ALGORITHM as MOTION_ALGORITHM
+from edge_agent.analytics.motion import MotionBlobDetector, MotionParams
+from edge_agent.analytics.zone_dwell import DwellPolicy, ZoneDwell
+from edge_agent.detections import Detections
+from edge_agent.zones import Zone, anchors_normalised
+
+KIND = "kitchen_violation"
+Role = Literal["person", "hat", "mask", "phone", "smoking", "rodent", "no_hat", "no_mask"]
+Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+DAYS: tuple[Day, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class BusinessHours(_Strict):
+    days: list[Day] = Field(list(DAYS), min_length=1)
+    start: time = time(6, 0)
+    end: time = Field(time(22, 0), description="an end before the start means the hours run past midnight")
+
+    def contains(self, local: datetime) -> bool:
+        now, day = local.time(), DAYS[local.weekday()]
+        if self.start <= self.end:
+            return day in self.days and self.start <= now < self.end
+        # Overnight: the part after midnight belongs to the previous day's opening.
+        previous = DAYS[(local.weekday() - 1) % 7]
+        return (day in self.days and now >= self.start) or (previous in self.days and now < self.end)
+
+
+class RodentMotionConfig(_Strict):
+    zones: list[str] = Field(min_length=1, description="floor zones watched after hours")
+    min_area: float = Field(0.0004, gt=0, lt=1, description="smallest blob, fraction of the frame area")
+    max_area: float = Field(0.02, gt=0, lt=1, description="largest blob, fraction of the frame area")
+    persist_frames: int = Field(3, ge=1, description="consecutive analysed frames with a blob before a start")
+    clear_s: float = Field(20.0, gt=0, description="seconds without a blob before an end")
+    warmup_frames: int = Field(10, ge=1)
+    history: int = Field(100, ge=10)
+    var_threshold: float = Field(25.0, gt=0)
+
+    @model_validator(mode="after")
+    def _areas(self) -> RodentMotionConfig:
+        if self.min_area >= self.max_area:
+            raise ValueError("rodent_motion.min_area must be below max_area")
+        return self
+
+
+class KitchenRuleConfig(_Strict):
+    type: Literal["kitchen"]
+    id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")] = "kitchen.hygiene"
+    version: int = Field(1, ge=1)
+    zones: list[str] = Field(min_length=1, description="kitchen zones where people are checked")
+    class_roles: dict[str, Role] = Field(
+        {"person": "person", "cell phone": "phone"}, description="model class name -> role, e.g. chef_hat: hat"
+    )
+    min_confidence: float = Field(0.35, ge=0, le=1, description="for persons")
+    object_min_confidence: float = Field(0.1, ge=0, le=1, description="for small objects: phones, hats, masks")
+    timezone: str = Field("UTC", description="IANA zone of the business hours, e.g. Asia/Shanghai")
+    business_hours: list[BusinessHours] = Field([BusinessHours()], min_length=1)
+    persist_s: float = Field(5.0, gt=0, description="seconds a violation must hold before a start")
+    update_every_s: float = Field(60.0, gt=0)
+    clear_s: float = Field(10.0, gt=0, description="seconds a violation must be gone before an end")
+    hat_heuristic: bool = Field(False, description="white-head-region fallback when no class has the hat role")
+    hat_white_fraction: float = Field(0.3, gt=0, le=1)
+    rodent_motion: RodentMotionConfig | None = None
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, name: str) -> str:
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {name!r}; use an IANA name such as Asia/Shanghai") from None
+        return name
+
+    @model_validator(mode="after")
+    def _has_people(self) -> KitchenRuleConfig:
+        if "person" not in self.class_roles.values():
+            raise ValueError("class_roles must map at least one class to the role 'person'")
+        return self
+
+    @property
+    def classes(self) -> list[str]:
+        return list(self.class_roles)
+
+    @property
+    def zone_refs(self) -> list[str]:
+        """Every zone id this rule names (kitchen zones and floor zones)."""
+        floor = self.rodent_motion.zones if self.rodent_motion else []
+        return list(dict.fromkeys([*self.zones, *floor]))
+
+    @property
+    def confidence_floor(self) -> float:
+        return min(self.min_confidence, self.object_min_confidence)
+
+    def classes_of(self, role: Role) -> frozenset[str]:
+        return frozenset(name for name, r in self.class_roles.items() if r == role)
+
+
+class _RodentWatch:
+    """After-hours motion episode of one floor zone."""
+
+    def __init__(self, detector: MotionBlobDetector) -> None:
+        self.detector = detector
+        self.streak = 0
+        self.last_blob = 0.0
+        self.last_report = 0.0
+        self.key: str | None = None
+
+
+class KitchenAnalytic:
+    def __init__(self, camera_id: str, config: KitchenRuleConfig, zones: dict[str, Zone]) -> None:
+        self.camera_id = camera_id
+        self.config = config
+        self.zones = zones
+        self.tz = ZoneInfo(config.timezone)
+        self.kitchen_zones = kitchen_zones = [zones[z] for z in config.zones]
+        people = tuple(config.classes_of("person"))
+        # Evidence checks (a phone seen) must hold persist_s in the dwell machine; absence checks (no hat seen)
+        # are timed here, per track since its last good sighting, and start in the machine at once.
+        seen_policy = DwellPolicy(
+            people, config.min_confidence, config.persist_s, config.update_every_s, config.clear_s
+        )
+        absent_policy = DwellPolicy(people, config.min_confidence, 1e-3, config.update_every_s, config.clear_s)
+        self.checks: dict[str, ZoneDwell] = {
+            subtype: ZoneDwell(
+                camera_id, subtype, absent_policy if self._absence_based(subtype) else seen_policy, kitchen_zones
+            )
+            for subtype in self._subtypes()
+        }
+        self._last_ok: dict[tuple[str, int], float] = {}
+        self.rodent_class = None
+        if config.classes_of("rodent"):
+            floor = [zones[z] for z in (config.rodent_motion.zones if config.rodent_motion else config.zones)]
+            policy = DwellPolicy(
+                tuple(config.classes_of("rodent")),
+                config.object_min_confidence,
+                config.persist_s,
+                config.update_every_s,
+                config.clear_s,
+            )
+            self.rodent_class = ZoneDwell(camera_id, "rodent", policy, floor)
+        self._watches: dict[str, _RodentWatch] = {}
+        self._frame_wh: tuple[int, int] | None = None
+
+    def _subtypes(self) -> list[str]:
+        cfg, subtypes = self.config, []
+        if cfg.classes_of("phone"):
+            subtypes.append("phone")
+        if cfg.classes_of("smoking"):
+            subtypes.append("smoking")
+        if cfg.classes_of("hat") or cfg.classes_of("no_hat") or cfg.hat_heuristic:
+            subtypes.append("no_hat")
+        if cfg.classes_of("mask") or cfg.classes_of("no_mask"):
+            subtypes.append("no_mask")
+        return subtypes
+
+    def is_open(self, ts: datetime) -> bool:
+        local = ts.astimezone(self.tz)
+        return any(hours.contains(local) for hours in self.config.business_hours)
+
+    def observe(self, frame: FrameContext) -> list[Finding]:
+        if frame.detections.tracker_id is None:
+            raise ValueError("kitchen checks need tracked detections (tracker_id is None)")
+        open_now = self.is_open(frame.ts)
+        persons = self._of_role(frame.detections, "person", self.config.min_confidence)
+        anchors = anchors_normalised(persons, frame.wh)
+        in_kitchen = (
+            float(np.any([z.contains(anchors) for z in self.kitchen_zones], axis=0).sum()) if len(persons) else 0.0
+        )
+        findings: list[Finding] = []
+        for subtype, dwell in self.checks.items():
+            # Closed: nobody violates, so open violations end after clear_s.
+            violating = np.zeros(len(persons), bool)
+            if open_now and len(persons):
+                violating = self._violating(subtype, persons, frame)
+                if self._absence_based(subtype):
+                    violating = self._absent_for_long(subtype, persons, ~violating, frame.mono)
+            for e in dwell.observe(frame.mono, persons[violating], frame.wh):
+                duration = e.dwell_s + (self.config.persist_s if self._absence_based(subtype) else 0.0)
+                heuristic = subtype == "no_hat" and self._hat_by_heuristic
+                findings.append(
+                    Finding(
+                        kind=KIND,
+                        subtype=subtype,
+                        phase=e.phase,
+                        incident_key=e.incident_key,
+                        confidence=e.confidence,
+                        measurements={"duration_s": round(duration, 1), "count": in_kitchen},
+                        label=f"{subtype} {e.phase} {duration:.0f}s track {e.track_id}",
+                        zone_id=e.zone_id,
+                        xyxy=e.xyxy,
+                        track_id=e.track_id,
+                        object_class=e.class_name,
+                        extra={"method": "head_colour_heuristic"} if heuristic else {},
+                    )
+                )
+        if self.rodent_class is not None:
+            for e in self.rodent_class.observe(frame.mono, frame.detections, frame.wh):
+                findings.append(
+                    Finding(
+                        kind=KIND,
+                        subtype="rodent",
+                        phase=e.phase,
+                        incident_key=e.incident_key,
+                        confidence=e.confidence,
+                        measurements={"duration_s": e.dwell_s},
+                        label=f"{e.class_name} {e.phase}",
+                        zone_id=e.zone_id,
+                        xyxy=e.xyxy,
+                        track_id=e.track_id,
+                        object_class=e.class_name,
+                    )
+                )
+        if self.config.rodent_motion is not None:
+            findings.extend(self._observe_motion(frame, after_hours=not open_now))
+        return findings
+
+    def _absence_based(self, subtype: str) -> bool:
+        """no_hat / no_mask decided by a missing hat / mask (rather than by a direct no_hat / no_mask class)."""
+        if subtype == "no_hat":
+            return bool(self.config.classes_of("hat")) or self._hat_by_heuristic
+        return subtype == "no_mask" and bool(self.config.classes_of("mask"))
+
+    def _absent_for_long(self, subtype: str, persons: Detections, ok: np.ndarray, now: float) -> np.ndarray:
+        """(N,) bool: the person's head has not shown the item for persist_s (a first sighting counts as good)."""
+        flagged = np.zeros(len(persons), bool)
+        for i, track in enumerate(persons.tracker_id):
+            key = (subtype, int(track))
+            if ok[i] or key not in self._last_ok:
+                self._last_ok[key] = now
+            flagged[i] = now - self._last_ok[key] >= self.config.persist_s
+        # Forget tracks gone longer than any check could still need them.
+        horizon = self.config.persist_s + self.config.clear_s
+        seen = {int(t) for t in persons.tracker_id}
+        for key, last in list(self._last_ok.items()):
+            if key[0] == subtype and key[1] not in seen and now - last > horizon:
+                del self._last_ok[key]
+        return flagged
+
+    @property
+    def _hat_by_heuristic(self) -> bool:
+        cfg = self.config
+        return cfg.hat_heuristic and not cfg.classes_of("hat") and not cfg.classes_of("no_hat")
+
+    def _of_role(self, detections: Detections, role: Role, min_confidence: float) -> Detections:
+        names = self.config.classes_of(role)
+        return detections[detections.class_mask(names) & (detections.confidence >= min_confidence)]
+
+    def _violating(self, subtype: str, persons: Detections, frame: FrameContext) -> np.ndarray:
+        """(N,) bool per person: does this check fail for them in this frame?"""
+        if len(persons) == 0:
+            return np.zeros(0, bool)
+        floor = self.config.object_min_confidence
+
+        def near(role: Role, regions: np.ndarray) -> np.ndarray:
+            return match.centres_in_regions(regions, self._of_role(frame.detections, role, floor).xyxy)
+
+        heads = match.head_regions(persons.xyxy)
+        if subtype in ("phone", "smoking"):
+            return near(subtype, match.reach_regions(persons.xyxy))
+        if subtype == "no_hat":
+            if self.config.classes_of("no_hat") and not self.config.classes_of("hat"):
+                return near("no_hat", heads)
+            if self._hat_by_heuristic:
+                scores = [match.white_hat_score(frame.image, box) for box in persons.xyxy]
+                return np.asarray(scores) < self.config.hat_white_fraction
+            return ~near("hat", heads) | near("no_hat", heads)
+        if subtype == "no_mask":
+            if not self.config.classes_of("mask"):
+                return near("no_mask", heads)
+            return ~near("mask", heads) | near("no_mask", heads)
+        raise ValueError(f"unknown kitchen check {subtype!r}")
+
+    def _observe_motion(self, frame: FrameContext, after_hours: bool) -> list[Finding]:
+        motion = self.config.rodent_motion
+        if self._frame_wh != frame.wh:  # masks follow the stream's resolution
+            self._frame_wh = frame.wh
+            self._watches = {z: _RodentWatch(self._motion_detector(self.zones[z], frame.wh)) for z in motion.zones}
+        findings = []
+        for zone_id, watch in self._watches.items():
+            blobs = watch.detector.update(frame.image)  # always learning, so the background is current at closing
+            seen = bool(blobs) and after_hours
+            watch.streak = watch.streak + 1 if seen else 0
+            if seen:
+                watch.last_blob = frame.mono
+            phase = None
+            if watch.key is None and watch.streak >= motion.persist_frames:
+                phase = "start"
+                watch.key = f"{self.camera_id}/{zone_id}/rodent-motion/{episode_stamp(frame.ts)}"
+            elif watch.key is not None and frame.mono - watch.last_blob >= motion.clear_s:
+                phase = "end"
+            elif watch.key is not None and seen and frame.mono - watch.last_report >= self.config.update_every_s:
+                phase = "update"
+            if phase is None:
+                continue
+            watch.last_report = frame.mono
+            box = _union(blobs) if blobs else None
+            findings.append(
+                Finding(
+                    kind=KIND,
+                    subtype="rodent",
+                    phase=phase,
+                    incident_key=watch.key,
+                    confidence=0.5,
+                    measurements={"blobs": float(len(blobs or []))},
+                    label=f"motion after hours {phase}",
+                    zone_id=zone_id,
+                    xyxy=box,
+                    algorithm=MOTION_ALGORITHM,
+                    extra={"method": "motion"},
+                )
+            )
+            if phase == "end":
+                watch.key = None
+        return findings
+
+    def _motion_detector(self, zone: Zone, wh: tuple[int, int]) -> MotionBlobDetector:
+        motion = self.config.rodent_motion
+        mask = np.zeros((wh[1], wh[0]), np.uint8)
+        cv2.fillPoly(mask, [zone.pixel_polygon(wh)], 1)
+        frame_area = wh[0] * wh[1]
+        params = MotionParams(
+            min_area_px=max(1, round(motion.min_area * frame_area)),
+            max_area_px=max(2, round(motion.max_area * frame_area)),
+            history=motion.history,
+            var_threshold=motion.var_threshold,
+            warmup_frames=motion.warmup_frames,
+        )
+        return MotionBlobDetector(mask.astype(bool), params)
+
+    def open_keys(self) -> list[str]:
+        keys = [k for d in self.checks.values() for k in d.open_keys()]
+        if self.rodent_class is not None:
+            keys += self.rodent_class.open_keys()
+        return keys + [w.key for w in self._watches.values() if w.key]
+
+
+def _union(boxes: list[tuple[float, float, float, float]]) -> tuple[float, float, float, float]:
+    a = np.asarray(boxes)
+    return float(a[:, 0].min()), float(a[:, 1].min()), float(a[:, 2].max()), float(a[:, 3].max())

@@ -1,0 +1,1 @@
+"""Remote control from the hub: the live device configuration, snapshots and model updates."""

@@ -1,0 +1,72 @@
+"""`cmd model_update` {name, url, sha256}: download, verify, load in a fresh detector, and only then swap.
+
+The download streams to a temporary file beside its destination and is renamed only once its sha256 matches, so
+a half-downloaded or tampered file is never loaded and never left where a restart would pick it up. The device's
+credentials are sent only to the hub's own origin.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+from typing import Annotated
+from urllib.parse import urlsplit
+
+import httpx
+from pydantic import Field, ValidationError
+
+from edge_agent.config import StrictModel
+
+
+class ModelUpdateArgs(StrictModel):
+    name: Annotated[str, Field(min_length=1, max_length=64)]
+    url: Annotated[str, Field(pattern=r"^https?://")]
+    sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+
+
+def parse_args(args: dict) -> ModelUpdateArgs:
+    try:
+        return ModelUpdateArgs.model_validate(args)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise ValueError(f"bad model_update args: {'.'.join(map(str, err['loc']))}: {err['msg']}") from None
+
+
+def same_origin(url: str, hub_url: str) -> bool:
+    a, b = urlsplit(url), urlsplit(hub_url)
+    return (a.scheme, a.hostname, a.port) == (b.scheme, b.hostname, b.port)
+
+
+def download_verified(
+    client: httpx.Client, url: str, sha256: str, dest: Path, auth: tuple[str, str] | None, max_bytes: int
+) -> Path:
+    """Stream `url` to `dest` (atomically, fsynced) if its sha256 matches; raises RuntimeError otherwise."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    digest, size = hashlib.sha256(), 0
+    fd, tmp_name = tempfile.mkstemp(prefix=".download-", dir=dest.parent)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            try:
+                with client.stream("GET", url, auth=auth) as response:
+                    if response.status_code != 200:
+                        raise RuntimeError(f"GET {url}: HTTP {response.status_code}")
+                    for chunk in response.iter_bytes(1 << 20):
+                        size += len(chunk)
+                        if size > max_bytes:
+                            raise RuntimeError(f"GET {url}: larger than {max_bytes} bytes; refused")
+                        digest.update(chunk)
+                        fh.write(chunk)
+            except httpx.HTTPError as exc:
+                raise RuntimeError(f"GET {url}: {type(exc).__name__}: {exc}") from exc
+            fh.flush()
+            os.fsync(fh.fileno())
+        actual = digest.hexdigest()
+        if actual != sha256:
+            raise RuntimeError(f"downloaded model has sha256 {actual}, expected {sha256}; not used")
+        os.replace(tmp, dest)
+        return dest
+    finally:
+        tmp.unlink(missing_ok=True)
