@@ -70,6 +70,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--port", type=int, default=None, help="port (default CITYOPS_HTTP_PORT)")
     run.add_argument("--no-ingest", action="store_true", help="API only; no MQTT consumer in this process")
     run.set_defaults(func=_lazy("cloud_hub.app:run_command"))
+    ingest = hub_sub.add_parser(
+        "ingest",
+        help="consume MQTT into the database with N worker processes (no API), restarting crashed workers",
+        description="Each worker is its own MQTT consumer in the shared subscription with its own database "
+        "connections. Run it beside `cityops hub run --no-ingest`, on as many hosts as needed.",
+    )
+    ingest.add_argument("--workers", type=int, default=None, help="worker processes (default: number of CPUs)")
+    ingest.add_argument("--max-restarts", type=int, default=5, help="restarts of a worker per window before giving up")
+    ingest.add_argument("--restart-window", type=float, default=60.0, help="seconds of the restart-loop window")
+    ingest.set_defaults(func=_lazy("cloud_hub.ingest.supervisor:ingest_command"))
 
     db = sub.add_parser("db", help="database schema")
     db_sub = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)

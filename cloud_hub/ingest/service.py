@@ -16,7 +16,7 @@ from psycopg_pool import ConnectionPool
 from cityops.contract.messages import Command, DeviceConfig, dump
 from cityops.contract.topics import Topic, device_topic
 from cloud_hub.core.config import HubSettings
-from cloud_hub.core.types import EventProcessor
+from cloud_hub.core.types import EventProcessor, TelemetryProcessor
 from cloud_hub.ingest.consumer import MqttConsumer
 from cloud_hub.ingest.inbound import InboundMessage
 from cloud_hub.ingest.validation import ValidationLimits
@@ -43,6 +43,7 @@ class IngestService:
         pool: ConnectionPool,
         processors: Sequence[EventProcessor] = (),
         *,
+        telemetry_processors: Sequence[TelemetryProcessor] = (),
         client_id: str | None = None,
         session_expiry_s: int | None = None,
     ) -> None:
@@ -63,6 +64,7 @@ class IngestService:
             self._inbox,
             self.consumer,
             processors,
+            telemetry_processors=telemetry_processors,
             limits=ValidationLimits.from_settings(settings),
             batch_max=settings.ingest_batch_max,
             batch_wait_s=settings.ingest_batch_wait_ms / 1000,

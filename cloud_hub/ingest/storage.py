@@ -29,7 +29,7 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
-from cloud_hub.core.types import EventProcessor, IngestedEvent
+from cloud_hub.core.types import EventProcessor, IngestedEvent, IngestedReading, TelemetryProcessor
 from cloud_hub.ingest.validation import DeadLetter, Validated, ValidEvent
 
 log = logging.getLogger(__name__)
@@ -96,6 +96,12 @@ def lock_cursors(conn: psycopg.Connection, devices: Sequence[str]) -> dict[str, 
     return {device_id: acked for device_id, acked in rows}
 
 
+def pending_devices(conn: psycopg.Connection, devices: Sequence[str]) -> set[str]:
+    """Devices with stored events above their cursor (read under the cursor locks, so it cannot change)."""
+    rows = conn.execute("SELECT DISTINCT device_id FROM seq_pending WHERE device_id = ANY(%s)", (list(devices),))
+    return {device_id for (device_id,) in rows.fetchall()}
+
+
 def _event_row(item: ValidEvent, received_at: datetime) -> tuple[Any, ...]:
     e = item.event
     lon, lat = (e.location.lon, e.location.lat) if e.location else (None, None)
@@ -108,7 +114,7 @@ def _event_row(item: ValidEvent, received_at: datetime) -> tuple[Any, ...]:
 def insert_events(conn: psycopg.Connection, items: Sequence[ValidEvent], received_at: datetime) -> set[tuple[str, str]]:
     """COPY into a temp table, then one INSERT ... ON CONFLICT DO NOTHING; returns (device_id, event_id) created.
 
-    The seqs of all of them (new or already there) join seq_pending, which is idempotent.
+    Every item counts for the cursor whether created now or already there (a resend of a stored event).
     """
     conn.execute(_EVENTS_TEMP)
     with conn.cursor() as cur:
@@ -120,10 +126,45 @@ def insert_events(conn: psycopg.Connection, items: Sequence[ValidEvent], receive
             "ON CONFLICT (device_id, event_id, ts) DO NOTHING RETURNING device_id, event_id"
         )
         created = {(device_id, str(event_id)) for device_id, event_id in cur.fetchall()}
-        cur.execute(
-            "INSERT INTO seq_pending (device_id, seq) SELECT device_id, seq FROM ingest_events ON CONFLICT DO NOTHING"
-        )
     return created
+
+
+def contiguous_advance(
+    locked: dict[str, int], pending: set[str], items: Sequence[ValidEvent]
+) -> tuple[dict[str, int], list[ValidEvent]]:
+    """The common case without a round trip through seq_pending: a device with nothing pending whose fresh seqs
+    are exactly acked+1..acked+k moves its cursor to acked+k at once. Returns those new cursors and the items of
+    every other device, which take the general gaps-and-islands path."""
+    by_device: dict[str, set[int]] = {}
+    for item in items:
+        by_device.setdefault(item.device_id, set()).add(item.event.seq)
+    moved: dict[str, int] = {}
+    for device_id, seqs in by_device.items():
+        top = locked[device_id] + len(seqs)
+        if device_id not in pending and max(seqs) == top:  # k distinct seqs all above acked, max acked+k: a run
+            moved[device_id] = top
+    rest = [item for item in items if item.device_id not in moved]
+    return moved, rest
+
+
+def add_pending(conn: psycopg.Connection, items: Sequence[ValidEvent]) -> None:
+    """Seqs above the cursor that cannot move it yet (a gap below them); idempotent."""
+    rows = sorted({(item.device_id, item.event.seq) for item in items})
+    conn.execute(
+        "INSERT INTO seq_pending (device_id, seq) SELECT * FROM unnest(%s::text[], %s::bigint[])"
+        " ON CONFLICT DO NOTHING",
+        ([d for d, _ in rows], [s for _, s in rows]),
+    )
+
+
+def set_cursors(conn: psycopg.Connection, moved: dict[str, int]) -> None:
+    if moved:
+        devices = sorted(moved)
+        conn.execute(
+            "UPDATE device_seq d SET acked_seq = m.acked, updated_at = now() "
+            "FROM unnest(%s::text[], %s::bigint[]) AS m(device_id, acked) WHERE d.device_id = m.device_id",
+            (devices, [moved[d] for d in devices]),
+        )
 
 
 def advance_cursors(conn: psycopg.Connection, locked: dict[str, int]) -> dict[str, int]:
@@ -133,7 +174,10 @@ def advance_cursors(conn: psycopg.Connection, locked: dict[str, int]) -> dict[st
     return acks
 
 
-def insert_readings(conn: psycopg.Connection, messages: Iterable[Validated], received_at: datetime) -> int:
+def insert_readings(
+    conn: psycopg.Connection, messages: Iterable[Validated], received_at: datetime, returning: bool = False
+) -> tuple[int, list[IngestedReading]]:
+    """Stores new readings; returns how many, and (with `returning`) the ones this transaction created."""
     conn.execute(_TELEMETRY_TEMP)
     with conn.cursor() as cur:
         with cur.copy("COPY ingest_telemetry (device_id, sensor_id, metric, ts, value, received_at) FROM STDIN") as cp:
@@ -144,8 +188,9 @@ def insert_readings(conn: psycopg.Connection, messages: Iterable[Validated], rec
             "INSERT INTO telemetry (device_id, sensor_id, metric, ts, value, received_at) "
             "SELECT device_id, sensor_id, metric, ts, value, received_at FROM ingest_telemetry "
             "ON CONFLICT (device_id, sensor_id, metric, ts) DO NOTHING"
+            + (" RETURNING device_id, sensor_id, metric, ts, value" if returning else "")
         )
-        return cur.rowcount
+        return cur.rowcount, [IngestedReading(*row) for row in cur.fetchall()] if returning else []
 
 
 def record_health(conn: psycopg.Connection, message: Validated, received_at: datetime) -> None:
@@ -235,6 +280,7 @@ def store_batch(
     messages: Sequence[Validated],
     processors: Sequence[EventProcessor],
     received_at: datetime,
+    telemetry_processors: Sequence[TelemetryProcessor] = (),
 ) -> StoreOutcome:
     """Everything of one batch, in the caller's transaction (the caller commits, then acks)."""
     out = StoreOutcome()
@@ -255,7 +301,14 @@ def store_batch(
         created = insert_events(conn, fresh, received_at) if fresh else set()
         out.events_duplicate += len(fresh) - len(created)
         out.events_stored = len(created)
-        out.acks = advance_cursors(conn, locked) if fresh else locked
+        out.acks = dict(locked)
+        if fresh:
+            moved, rest = contiguous_advance(locked, pending_devices(conn, locked), fresh)
+            set_cursors(conn, moved)
+            out.acks.update(moved)
+            if rest:
+                add_pending(conn, rest)
+                out.acks.update(advance_cursors(conn, {d: locked[d] for d in {i.device_id for i in rest}}))
         new = sorted(
             (item for item in fresh if (item.device_id, item.event.event_id) in created),
             key=lambda item: (item.device_id, item.event.seq),
@@ -265,7 +318,9 @@ def store_batch(
             out.processor_errors = run_processors(conn, processors, ingested)
 
     if any(message.readings for message in messages):
-        out.readings_stored = insert_readings(conn, messages, received_at)
+        out.readings_stored, readings = insert_readings(conn, messages, received_at, bool(telemetry_processors))
+        if readings:  # telemetry rules, in savepoints like the event processors
+            out.processor_errors += run_processors(conn, telemetry_processors, readings)  # type: ignore[arg-type]
     for message in messages:
         if message.health is not None:
             record_health(conn, message, received_at)

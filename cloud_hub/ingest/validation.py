@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+import orjson
 from pydantic import BaseModel, ValidationError
 
 from cityops.contract.messages import (
@@ -108,7 +109,8 @@ def _refuse_constant(name: str) -> Any:
 
 
 def _compact(obj: Any) -> str:
-    text = json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+    # orjson: compact UTF-8 like json.dumps(separators=(",", ":"), ensure_ascii=False), ~10x faster per event.
+    text = orjson.dumps(obj).decode()
     if "\\u0000" in text:  # jsonb refuses NUL characters; catch it here rather than failing the whole batch
         raise _Rejected(Reason.INVALID_FIELD, "a string contains a NUL character (\\u0000)")
     return text
@@ -172,7 +174,7 @@ def _each(out: Validated, items: list[Any], key: str, check: Any, now: datetime,
                 raise _Rejected(Reason.NOT_OBJECT, f"{where}: is not a JSON object")
             good.append(check(item, where, now, limits))
         except _Rejected as rej:
-            raw = json.dumps(item, separators=(",", ":"), ensure_ascii=False).encode()
+            raw = orjson.dumps(item)
             out.dead_letters.append(DeadLetter(out.topic, out.device_id, rej.reason, rej.detail, raw))
     return good
 
@@ -219,6 +221,21 @@ def _fill(out: Validated, suffix: Topic, obj: dict[str, Any], now: datetime, lim
         raise _Rejected(Reason.UNKNOWN_TOPIC, f"topic suffix {suffix.value!r} is hub-to-device, not consumed")
 
 
+def _parse(payload: bytes) -> Any:
+    """orjson on the hot path (it refuses NaN/Infinity and bad UTF-8 too); the standard parser only to name the
+    problem of a message orjson refused."""
+    try:
+        return orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        pass
+    try:
+        json.loads(payload, parse_constant=_refuse_constant)
+    except (ValueError, RecursionError) as exc:
+        raise _Rejected(Reason.NOT_JSON, f"not UTF-8 JSON: {exc}") from None
+    # Valid for the standard parser but not for orjson: e.g. an integer beyond 64 bits.
+    raise _Rejected(Reason.NOT_JSON, "not UTF-8 JSON: a value is out of range (integers must fit in 64 bits)")
+
+
 def _size_limit(suffix: Topic, limits: ValidationLimits) -> int:
     if suffix is Topic.EVENTS:
         return limits.max_event_bytes
@@ -243,10 +260,7 @@ def validate_message(topic: str, payload: bytes, now: datetime, limits: Validati
         limit = _size_limit(suffix, limits)
         if len(payload) > limit:
             raise _Rejected(Reason.OVERSIZED, f"message is {len(payload)} bytes, at most {limit} for {suffix.value}")
-        try:
-            obj = json.loads(payload, parse_constant=_refuse_constant)
-        except (ValueError, RecursionError) as exc:
-            raise _Rejected(Reason.NOT_JSON, f"not UTF-8 JSON: {exc}") from None
+        obj = _parse(payload)
         if not isinstance(obj, dict):
             raise _Rejected(Reason.NOT_OBJECT, f"top level is a JSON {type(obj).__name__}, not an object")
         _fill(out, suffix, obj, now, limits)

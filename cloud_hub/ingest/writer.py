@@ -21,7 +21,7 @@ from psycopg_pool import ConnectionPool
 
 from cityops.contract.messages import Ack, dump, utc_now
 from cityops.contract.topics import Topic, device_topic
-from cloud_hub.core.types import EventProcessor
+from cloud_hub.core.types import EventProcessor, TelemetryProcessor
 from cloud_hub.ingest import metrics
 from cloud_hub.ingest.inbound import BrokerLink, InboundMessage
 from cloud_hub.ingest.storage import StoreOutcome, store_batch
@@ -41,6 +41,7 @@ class BatchWriter:
         link: BrokerLink,
         processors: Sequence[EventProcessor] = (),
         *,
+        telemetry_processors: Sequence[TelemetryProcessor] = (),
         limits: ValidationLimits | None = None,
         batch_max: int = 2000,
         batch_wait_s: float = 0.02,
@@ -51,6 +52,7 @@ class BatchWriter:
         self.inbox = inbox
         self.link = link
         self.processors = tuple(processors)
+        self.telemetry_processors = tuple(telemetry_processors)
         self.limits = limits or ValidationLimits()
         self.batch_max = batch_max
         self.batch_wait_s = batch_wait_s
@@ -131,7 +133,7 @@ class BatchWriter:
             started = time.monotonic()
             try:
                 with self.pool.connection() as conn:  # commits when the block ends
-                    outcome = store_batch(conn, messages, self.processors, self.clock())
+                    outcome = store_batch(conn, messages, self.processors, self.clock(), self.telemetry_processors)
                 metrics.BATCH_SECONDS.observe(time.monotonic() - started)
                 metrics.BATCH_MESSAGES.observe(len(messages))
                 self.db_failing_since = None

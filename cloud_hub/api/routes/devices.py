@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
@@ -16,6 +16,7 @@ from cloud_hub.auth.security import create_device_token
 from cloud_hub.auth.users import User
 from cloud_hub.core.config import HubSettings
 from cloud_hub.devices.registry import DeviceError, get_device, list_devices, provision_device
+from cloud_hub.devices.status import DeviceStatus, with_status
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/v1", tags=["devices"])
@@ -59,6 +60,9 @@ class DevicePublic(BaseModel):
     models: list[dict[str, Any]] | None
     health: dict[str, Any] | None
     acked_seq: int
+    status: DeviceStatus  # never_seen | online | stale (no health for 3 x its interval) | offline
+    health_at: datetime | None
+    health_interval_s: float
 
 
 def _broker_admin(request: Request, settings: HubSettings) -> Any:
@@ -90,7 +94,8 @@ def list_devices_route(
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> Page[DevicePublic]:
     rows, count = list_devices(conn, kind=kind, online=online, limit=limit, offset=offset)
-    return Page[DevicePublic](data=[DevicePublic.model_validate(r) for r in rows], count=count)
+    now = datetime.now(UTC)
+    return Page[DevicePublic](data=[DevicePublic.model_validate(with_status(r, now)) for r in rows], count=count)
 
 
 @router.get("/devices/{device_id}", operation_id="get_device")
@@ -98,7 +103,7 @@ def get_device_route(device_id: str, conn: ConnDep, user: CurrentUser) -> Device
     row = get_device(conn, device_id)
     if row is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"device {device_id!r} is not provisioned")
-    return DevicePublic.model_validate(row)
+    return DevicePublic.model_validate(with_status(row, datetime.now(UTC)))
 
 
 @router.post("/devices", operation_id="provision_device", status_code=status.HTTP_201_CREATED)

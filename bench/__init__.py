@@ -1,0 +1,1 @@
+"""Ingest benchmark: simulated devices, a private stack, figures as JSON lines (see docs/benchmarks.md)."""

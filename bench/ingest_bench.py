@@ -1,0 +1,193 @@
+"""Hub ingest benchmark: `python -m bench.ingest_bench [--events N] [--devices D] [--database auto|postgres]`.
+
+One private stack (database server + Mosquitto with dynamic security, loopback, free ports), then in this order,
+each phase printed as one JSON line:
+  broker_ceiling  provisioned devices publish the same batches at QoS 1 to a plain subscriber (no hub)
+  copy_ceiling    the same event rows COPYed straight into a table like `events` (same indexes), no hub
+  hub_sustained   1 worker, then 2 workers: devices with outbox-style windows and retransmission, as fast as
+                  the hub acks; events/s = events acked (stored, contiguous) / wall time
+  hub_latency     1,000 events/s paced; publish -> commit -> ack latency p50/p99 per batch
+  summary         the hub's figures as fractions of the two ceilings measured in this run
+Every phase has a deadline, so the run always ends by itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as mqtt
+import psycopg
+from paho.mqtt.enums import CallbackAPIVersion
+
+from bench.device_sim import batch_json, event_json
+from bench.harness import IngestStack, split_load, start_load
+from cityops.contract.messages import format_ts, utc_now
+from cityops.contract.topics import Topic, device_topic
+
+
+def emit(record: dict[str, Any]) -> None:
+    print(json.dumps(record), flush=True)
+
+
+def broker_ceiling(stack: IngestStack, messages: int, per_message: int) -> dict[str, Any]:
+    """Messages/s through the broker alone: 2 publishers (device identities) -> 1 QoS 1 shared subscriber."""
+    devices = stack.provision("ceil", 2)
+    received = 0
+    done = threading.Event()
+    lock = threading.Lock()
+
+    def on_message(_c: mqtt.Client, _u: object, _m: mqtt.MQTTMessage) -> None:
+        nonlocal received
+        with lock:
+            received += 1
+            if received >= messages:
+                done.set()
+
+    sub = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-ceiling-sub", protocol=mqtt.MQTTv5)
+    ep = stack.broker.hub_endpoint
+    sub.username_pw_set(ep.username, ep.password)
+    subscribed = threading.Event()
+    sub.on_message = on_message
+    sub.on_subscribe = lambda *_a: subscribed.set()
+    sub.connect(ep.host, ep.port)
+    sub.subscribe("$share/ceiling/cityops/v1/dev/+/events", qos=1)
+    sub.loop_start()
+    subscribed.wait(10)
+    now_text = format_ts(utc_now())
+    events = range(1, per_message + 1)
+    payload = {d.device_id: batch_json(d.device_id, [event_json(s, now_text) for s in events]) for d in devices}
+    pubs = []
+    for d in devices:
+        pub = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=d.device_id, protocol=mqtt.MQTTv5)
+        pub.username_pw_set(d.device_id, d.password)
+        pub.max_inflight_messages_set(100)
+        pub.connect(ep.host, ep.port)
+        pub.loop_start()
+        pubs.append((d.device_id, pub))
+    started = time.monotonic()
+    for i in range(messages):
+        device_id, pub = pubs[i % len(pubs)]
+        pub.publish(device_topic(device_id, Topic.EVENTS), payload[device_id], qos=1)
+    done.wait(120)
+    elapsed = time.monotonic() - started
+    for _, pub in pubs:
+        pub.disconnect()
+        pub.loop_stop()
+    sub.disconnect()
+    sub.loop_stop()
+    return {"phase": "broker_ceiling", "messages": received, "events_per_message": per_message,
+            "messages_per_s": round(received / elapsed), "events_per_s": round(received * per_message / elapsed),
+            "complete": received >= messages}  # fmt: skip
+
+
+def copy_ceiling(stack: IngestStack, rows: int) -> dict[str, Any]:
+    """Rows/s of COPY of the same event rows into a copy of `events` (same indexes), one session."""
+    now = utc_now()
+    lines = []
+    for seq in range(1, rows + 1):
+        payload = event_json(seq, format_ts(now)).decode()
+        event_id = payload[13:49]
+        lines.append(
+            f"ceil-copy\t{event_id}\t{seq}\t{now.isoformat()}\t{now.isoformat()}\tillegal_parking\tno_parking_zone\t"
+            f"update\tbench/zone-a/track-{seq % 50}\tcam-1\tzone-a\t0.8\t\\N\t\\N\t{payload}\n"
+        )
+    data = "".join(lines).encode()
+    with psycopg.connect(stack.db.url) as conn:
+        conn.execute("CREATE TABLE IF NOT EXISTS bench_copy (LIKE events INCLUDING ALL)")
+        conn.execute("TRUNCATE bench_copy")
+        conn.commit()
+        started = time.monotonic()
+        with conn.cursor() as cur, cur.copy("COPY bench_copy FROM STDIN") as copy:
+            for offset in range(0, len(data), 1 << 20):
+                copy.write(data[offset : offset + (1 << 20)])
+        conn.commit()
+        elapsed = time.monotonic() - started
+        conn.execute("DROP TABLE bench_copy")
+        conn.commit()
+    return {"phase": "copy_ceiling", "rows": rows, "rows_per_s": round(rows / elapsed)}
+
+
+def hub_run(stack: IngestStack, label: str, workers: int, devices: int, events: int, **load: Any) -> dict[str, Any]:
+    specs = stack.provision(label, devices)
+    ids = [d.device_id for d in specs]
+    for index in range(workers):
+        stack.start_worker(f"{label}-w{index}", index, share_group=label)
+    time.sleep(3.0)  # workers connected and subscribed before the clock starts
+    per_device = events // devices
+    loads = split_load(specs, 2, stack.broker.host, stack.broker.port, events_per_device=per_device, **load)
+    started = time.monotonic()
+    pool, futures = start_load(loads)
+    try:
+        results = [f.result(timeout=load.get("deadline_s", 120) + 60) for f in futures]
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    # From the generators' first publish (after their connect) to their last ack: process start-up excluded.
+    elapsed = max(r["elapsed_s"] for r in results) if results else time.monotonic() - started
+    stored = stack.acked_total(ids)
+    stack.stop_hubs()
+    problems = stack.duplicates_and_gaps({d: per_device for d in ids})
+    latencies = sorted(x for r in results for x in r["latencies_s"])
+    return {
+        "label": label, "workers": workers, "devices": devices, "events": per_device * devices, "stored": stored,
+        "elapsed_s": round(elapsed, 2), "events_per_s": round(stored / elapsed),
+        "complete": all(r["complete"] for r in results), "exactly_once": not problems,
+        "retransmitted_batches": sum(r["retransmitted_batches"] for r in results),
+        "latency_p50_ms": round(1000 * statistics.median(latencies), 1) if latencies else None,
+        "latency_p99_ms": round(1000 * latencies[int(0.99 * (len(latencies) - 1))], 1) if latencies else None,
+    }  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.ingest_bench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    parser.add_argument("--events", type=int, default=200_000, help="events per sustained run")
+    parser.add_argument("--devices", type=int, default=40, help="simulated devices per sustained run")
+    parser.add_argument("--per-message", type=int, default=100, help="events per MQTT message (sustained)")
+    parser.add_argument("--latency-seconds", type=float, default=20.0, help="length of the 1,000 events/s run")
+    parser.add_argument("--database", choices=["auto", "timescaledb", "postgres"], default="auto")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="cityops-bench-") as tmp:
+        stack = IngestStack(Path(tmp), args.database)
+        try:
+            emit({"phase": "stack", "database": stack.db.kind, "timescaledb": stack.db.timescaledb_version})
+            broker = broker_ceiling(stack, max(200, args.events // args.per_message), args.per_message)
+            emit(broker)
+            copy = copy_ceiling(stack, args.events)
+            emit(copy)
+            sustained = {}
+            for workers in (1, 2):
+                result = hub_run(
+                    stack, f"sus{workers}", workers, args.devices, args.events,
+                    events_per_message=args.per_message, window_events=4 * args.per_message, retransmit_s=10.0,
+                    deadline_s=240.0,
+                )  # fmt: skip
+                sustained[workers] = result
+                emit({"phase": "hub_sustained", **result})
+            total = int(1000 * args.latency_seconds)
+            latency = hub_run(
+                stack, "lat", 1, 50, total, events_per_message=5, window_events=200, retransmit_s=10.0,
+                rate_eps=1000.0, deadline_s=args.latency_seconds + 60,
+            )  # fmt: skip
+            emit({"phase": "hub_latency", "rate_eps": 1000, **latency})
+            best = max(sustained.values(), key=lambda r: r["events_per_s"])
+            emit({
+                "phase": "summary", "hub_events_per_s": best["events_per_s"], "hub_workers": best["workers"],
+                "fraction_of_copy_ceiling": round(best["events_per_s"] / copy["rows_per_s"], 3),
+                "fraction_of_broker_ceiling": round(best["events_per_s"] / broker["events_per_s"], 3),
+                "second_worker_gain": round(sustained[2]["events_per_s"] / sustained[1]["events_per_s"], 3),
+                "latency_p50_ms": latency["latency_p50_ms"], "latency_p99_ms": latency["latency_p99_ms"],
+            })  # fmt: skip
+        finally:
+            stack.close()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,67 @@
+"""A device's state as operators see it, from the retained `state` / Last Will and the health stream.
+
+Pure: the row as stored plus `now` in, a status out. `online` comes from the retained state message (the Last Will
+flips it to false when the connection dies uncleanly); `stale` means the device claims to be online but its
+health snapshots stopped: a hung agent, or a half-open connection the broker has not noticed yet.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+DEFAULT_HEALTH_INTERVAL_S = 30.0  # protocol v1: health every 30 s by default
+STALE_AFTER_INTERVALS = 3
+INTERVAL_KEYS = ("health_interval_s", "interval_s")  # optional fields a device may add to its health snapshot
+
+
+class DeviceStatus(StrEnum):
+    NEVER_SEEN = "never_seen"  # provisioned, nothing received yet
+    ONLINE = "online"
+    STALE = "stale"  # online per its state, but no health for more than 3 x its interval
+    OFFLINE = "offline"  # its state (or Last Will) says offline
+
+
+def health_interval_s(health: dict[str, Any] | None, default_s: float = DEFAULT_HEALTH_INTERVAL_S) -> float:
+    """The interval the device reports in its health snapshot, else the protocol default."""
+    for key in INTERVAL_KEYS:
+        value = (health or {}).get(key)
+        if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value) and value > 0:
+            return float(value)
+    return default_s
+
+
+def health_ts(health: dict[str, Any] | None) -> datetime | None:
+    text = (health or {}).get("ts")
+    if not isinstance(text, str):
+        return None
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def device_status(
+    online: bool, last_seen: datetime | None, health: dict[str, Any] | None, now: datetime
+) -> DeviceStatus:
+    if not online:
+        return DeviceStatus.NEVER_SEEN if last_seen is None and health is None else DeviceStatus.OFFLINE
+    at = health_ts(health) or last_seen
+    if at is None:
+        return DeviceStatus.ONLINE  # just connected: its first health snapshot is not due yet
+    if now - at > timedelta(seconds=STALE_AFTER_INTERVALS * health_interval_s(health)):
+        return DeviceStatus.STALE
+    return DeviceStatus.ONLINE
+
+
+def with_status(row: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """The registry row plus `status`, `health_at` and `health_interval_s` for the API."""
+    health = row.get("health")
+    return {
+        **row,
+        "status": device_status(bool(row.get("online")), row.get("last_seen"), health, now),
+        "health_at": health_ts(health),
+        "health_interval_s": health_interval_s(health),
+    }

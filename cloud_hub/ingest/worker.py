@@ -1,0 +1,99 @@
+"""One ingest worker process: its own MQTT consumer in the shared subscription, its own database pool, the
+incident processor, and nothing else (no HTTP). Started by `cloud_hub.ingest.supervisor`, one per `--workers`.
+
+Each worker has a stable client id (`<base>-w<index>`), so a restarted worker resumes its persistent broker
+session and gets back the messages it had not acked. SIGTERM / SIGINT stop it gracefully: intake closes, what
+is queued is stored and acked, anything left stays unacked at the broker for the next consumer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+from types import FrameType
+
+from cloud_hub.core.config import HubSettings, get_settings
+from cloud_hub.ingest.service import IngestService, default_client_id
+
+log = logging.getLogger(__name__)
+
+DRAIN_TIMEOUT_S = 10.0
+
+
+def worker_client_id(settings: HubSettings, index: int) -> str:
+    """Stable per host and worker slot; fits MQTT's customary 64-character limit with the base shortened."""
+    suffix = f"-w{index}"
+    return default_client_id(settings)[: 64 - len(suffix)] + suffix
+
+
+def run_worker(settings: HubSettings, index: int, stop: threading.Event) -> int:
+    """Consume until `stop` is set. The schema must already be migrated (the supervisor does that once)."""
+    # Imported here: they pull in the incident and dispatch stack, which the supervisor process does not need.
+    from cloud_hub.app import wait_for_database
+    from cloud_hub.dispatch.directory import GridDirectory
+    from cloud_hub.incidents.processor import IncidentProcessor
+    from cloud_hub.rules.loader import RulesStore
+    from cloud_hub.store.db import create_pool
+
+    wait_for_database(settings.database_url, timeout_s=float(settings.db_wait_s))
+    # One writer thread per worker: two connections cover it plus the pool's health checks.
+    pool = create_pool(settings, min_size=1, max_size=2)
+    try:
+        pool.wait(timeout=30.0)
+        rules = RulesStore.from_settings_dir(settings.rules_dir)
+        with pool.connection() as conn:
+            grids = GridDirectory.load(conn)
+        service = IngestService(
+            settings,
+            pool,
+            processors=[IncidentProcessor(grids, rules)],
+            client_id=worker_client_id(settings, index),
+        )
+        service.start()
+        log.info("ingest worker %d running", index)
+        try:
+            stop.wait()
+        finally:
+            service.stop(drain_timeout_s=DRAIN_TIMEOUT_S)
+        log.info("ingest worker %d stopped: %s", index, service.stats())
+    finally:
+        pool.close()
+    return 0
+
+
+def _watch_parent(parent_pid: int, stop: threading.Event) -> None:
+    """A supervisor killed with SIGKILL cannot stop its workers; they notice being re-parented and stop."""
+    while not stop.wait(1.0):
+        if os.getppid() != parent_pid:
+            log.warning("supervisor %d is gone; stopping", parent_pid)
+            stop.set()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m cloud_hub.ingest.worker", description=__doc__)
+    parser.add_argument("--index", type=int, required=True, help="worker slot (0-based); part of the client id")
+    parser.add_argument("--parent-pid", type=int, default=None, help="stop when this process (the supervisor) is gone")
+    args = parser.parse_args(argv)
+    if args.index < 0:
+        parser.error(f"--index must be >= 0, got {args.index}")
+    logging.basicConfig(
+        level=logging.INFO, format=f"%(asctime)s %(levelname)s ingest-w{args.index} %(name)s: %(message)s"
+    )
+    stop = threading.Event()
+
+    def _on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
+    if args.parent_pid is not None:
+        threading.Thread(target=_watch_parent, args=(args.parent_pid, stop), name="parent-watch", daemon=True).start()
+    return run_worker(get_settings(), args.index, stop)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

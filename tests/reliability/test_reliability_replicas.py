@@ -1,0 +1,37 @@
+"""Kill -9 one of two hub ingest replicas under load: every event is stored exactly once.
+
+The killed replica's unacked messages stay in its broker session; the devices' outbox retransmission brings them
+to the surviving replica, whose idempotent storage turns any repeat into a no-op."""
+
+from __future__ import annotations
+
+import signal
+
+from bench.harness import IngestStack, split_load, start_load, wait_until
+
+DEVICES = 12
+EVENTS = 400
+
+
+def test_kill_one_of_two_replicas_under_load(stack: IngestStack) -> None:
+    devices = stack.provision("kill", DEVICES)
+    victim = stack.start_worker("kill-a", share_group="kill")
+    survivor = stack.start_worker("kill-b", share_group="kill")
+    ids = [d.device_id for d in devices]
+    loads = split_load(
+        devices, 2, stack.broker.host, stack.broker.port,
+        events_per_device=EVENTS, events_per_message=10, window_events=100, retransmit_s=2.0, deadline_s=45.0,
+    )  # fmt: skip
+    pool, futures = start_load(loads)
+    try:
+        wait_until("a quarter of the events stored", lambda: stack.acked_total(ids) >= DEVICES * EVENTS // 4, 30)
+        victim.send_signal(signal.SIGKILL)
+        victim.wait(timeout=10)
+        results = [f.result(timeout=60) for f in futures]
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    assert survivor.poll() is None, stack.log_tail()
+    assert all(r["complete"] for r in results), [r["acked"] for r in results]
+    assert stack.duplicates_and_gaps({d: EVENTS for d in ids}) == {}
+    assert stack.acked_total(ids) == DEVICES * EVENTS
+    stack.stop_hubs()
