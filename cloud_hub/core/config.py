@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_JWT_SECRET = "cityops-development-only-jwt-secret-change-me"
@@ -60,6 +60,42 @@ class HubSettings(BaseSettings):
     ingest_client_id: str | None = Field(None, description="MQTT client id of this replica's consumer")
     ingest_session_expiry_s: int = Field(24 * 3600, description="how long the broker keeps the hub's queue")
     db_wait_s: float = Field(60.0, description="how long the hub waits for the database at start")
+    telemetry_sweep_s: float = Field(30.0, gt=0, description="how often telemetry rules check for missing data")
+    # Storage lifecycle (cloud_hub.store.retention / policies / rollups, cloud_hub.scheduler).
+    retention_events_days: float = Field(180, gt=0, description="raw events (and their evidence) kept this long")
+    retention_telemetry_days: float = Field(90, gt=0, description="telemetry readings kept this long")
+    retention_health_days: float = Field(30, gt=0, description="device health reports kept this long")
+    retention_dead_letters_days: float = Field(90, gt=0, description="dead letters kept this long")
+    retention_rollups_days: float = Field(5 * 366, gt=0, description="dashboard rollups kept this long")
+    compress_after_days: float = Field(7, gt=0, description="TimescaleDB compresses chunks older than this")
+    evidence_orphan_grace_h: float = Field(
+        7 * 24, gt=0, description="a picture whose event is not stored is deleted after this many hours"
+    )
+    scheduler: bool = Field(True, description="run the hub's periodic jobs (rollups, retention) in this process")
+    rollup_refresh_s: float = Field(60, gt=0, description="how often the hub refreshes its rollup tables")
+    rollup_lookback_h: float = Field(2, ge=0, description="recent hours every rollup refresh recomputes")
+    retention_interval_s: float = Field(3600, gt=0, description="how often the hub runs retention")
+    rollup_timezone: str = Field("UTC", description="time zone of the SLA rollup's days (IANA name)")
+    evidence_url: str | None = Field(None, description="file:///path or s3://bucket/prefix; default: evidence_dir")
+    evidence_s3_endpoint_url: str | None = Field(None, description="S3-compatible endpoint (MinIO, Ceph, ...)")
+    evidence_s3_region: str = "us-east-1"
+    evidence_s3_access_key_id: str | None = None
+    evidence_s3_secret_access_key: SecretStr | None = None
+    # Device control (cloud_hub.devices.control, cloud_hub.models_registry).
+    models_dir: Path | None = Field(None, description="served model files; default: models/ beside evidence_dir")
+    model_max_bytes: int = Field(1024**3, gt=0, description="largest model file the hub accepts")
+    snapshot_keep: int = Field(20, ge=1, description="camera snapshots kept per device camera (newest first)")
+
+    @field_validator("rollup_timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"CITYOPS_ROLLUP_TIMEZONE {value!r} is not an IANA zone (e.g. Asia/Shanghai)") from None
+        return value
 
     @model_validator(mode="after")
     def _refuse_placeholders_in_production(self) -> HubSettings:

@@ -25,8 +25,12 @@ class EvidenceStore(Protocol):
 
     def exists(self, sha256: str) -> bool: ...
 
+    def delete(self, sha256: str) -> bool:
+        """Remove the bytes (retention); True when something was removed, False when it was already gone."""
 
-def _checked(sha256: str) -> str:
+
+def checked_sha256(sha256: str) -> str:
+    """`sha256` when it is a lowercase hex sha256, else EvidenceError (keys never come from unchecked input)."""
     if not SHA256_PATTERN.fullmatch(sha256):
         raise EvidenceError(f"{sha256!r} is not a lowercase hex sha256")
     return sha256
@@ -40,7 +44,7 @@ class FilesystemEvidenceStore:
         self.root = Path(root)
 
     def _path(self, sha256: str) -> Path:
-        sha256 = _checked(sha256)
+        sha256 = checked_sha256(sha256)
         return self.root / sha256[:2] / sha256
 
     def put(self, sha256: str, data: bytes) -> str:
@@ -68,3 +72,10 @@ class FilesystemEvidenceStore:
 
     def exists(self, sha256: str) -> bool:
         return self._path(sha256).is_file()
+
+    def delete(self, sha256: str) -> bool:
+        try:
+            self._path(sha256).unlink()
+        except FileNotFoundError:
+            return False
+        return True

@@ -10,8 +10,9 @@ from pydantic import BaseModel
 
 from cloud_hub.api.deps import ConnDep, CurrentUser, DeviceIdentity, SettingsDep
 from cloud_hub.core.config import HubSettings
+from cloud_hub.evidence.factory import open_evidence_store
 from cloud_hub.evidence.records import EvidenceRejected, Upload, get_evidence, put_evidence
-from cloud_hub.evidence.store import FilesystemEvidenceStore
+from cloud_hub.evidence.store import EvidenceStore
 
 router = APIRouter(prefix="/api/v1", tags=["evidence"])
 MAX_EVIDENCE_BYTES = 10 * 1024 * 1024
@@ -24,8 +25,8 @@ class EvidenceStored(BaseModel):
     created: bool
 
 
-def _store(settings: HubSettings) -> FilesystemEvidenceStore:
-    return FilesystemEvidenceStore(settings.evidence_dir)
+def _store(settings: HubSettings) -> EvidenceStore:
+    return open_evidence_store(settings)  # file or S3, per CITYOPS_EVIDENCE_URL
 
 
 def _size_guard(request: Request) -> None:

@@ -1,0 +1,58 @@
+"""The hub's periodic jobs, chosen by what the database can do itself.
+
+| job | where |
+|---|---|
+| `rollup_events_hourly` | no continuous aggregates (TimescaleDB Apache edition, plain PostgreSQL) |
+| `rollup_sla_daily`, `event_places` | always (work orders and grid placement are the hub's business) |
+| `retention` | always: rollup tables; raw tables too where TimescaleDB has no retention policies; evidence |
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import psycopg
+
+from cloud_hub.core.config import HubSettings
+from cloud_hub.evidence.retention import sweep_orphan_evidence
+from cloud_hub.evidence.store import EvidenceStore
+from cloud_hub.scheduler.runner import Job
+from cloud_hub.store.capabilities import Capabilities
+from cloud_hub.store.places import refresh_event_places
+from cloud_hub.store.policies import scheduler_handles_raw_retention
+from cloud_hub.store.retention import enforce_all, raw_rules, rollup_rules
+from cloud_hub.store.rollups import refresh_events_hourly
+from cloud_hub.store.sla_rollup import refresh_sla_daily
+
+
+def build_jobs(settings: HubSettings, caps: Capabilities, evidence: EvidenceStore) -> list[Job]:
+    refresh_every = timedelta(seconds=settings.rollup_refresh_s)
+    lookback = timedelta(hours=settings.rollup_lookback_h)
+    jobs: list[Job] = []
+    if not caps.continuous_aggregates:
+
+        def events_hourly(conn: psycopg.Connection, now: datetime) -> str:
+            return refresh_events_hourly(conn, now, lookback).describe()
+
+        jobs.append(Job("rollup_events_hourly", refresh_every, events_hourly))
+
+    def sla_daily(conn: psycopg.Connection, now: datetime) -> str:
+        return refresh_sla_daily(conn, now, settings.rollup_timezone).describe()
+
+    def places(conn: psycopg.Connection, now: datetime) -> str:
+        return f"{refresh_event_places(conn, now)} event sources (re)placed"
+
+    rules = rollup_rules(settings) + (raw_rules(settings) if scheduler_handles_raw_retention(caps) else [])
+    grace = timedelta(hours=settings.evidence_orphan_grace_h)
+
+    def retention(conn: psycopg.Connection, now: datetime) -> str:
+        results = enforce_all(conn, rules, now)
+        swept = sweep_orphan_evidence(conn, evidence, now, grace)
+        return "; ".join([r.describe() for r in results] + [swept.describe()])
+
+    jobs += [
+        Job("rollup_sla_daily", refresh_every, sla_daily),
+        Job("event_places", refresh_every, places),
+        Job("retention", timedelta(seconds=settings.retention_interval_s), retention),
+    ]
+    return jobs
