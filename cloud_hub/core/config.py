@@ -47,7 +47,10 @@ class HubSettings(BaseSettings):
     share_group: str = "hub"
     demo_seed: bool = Field(False, description="seed the demo district, grids, officers and cameras at start")
     ingest: bool = Field(True, description="run the MQTT ingest consumer in this process")
-    ingest_batch_max: int = 2000
+    # Events (or readings) per ingest transaction under load: per-batch costs (incident lookups and updates, cursor
+    # locks, commit) are paid per touched situation, so bigger batches cost less per event. Idle, a batch is what
+    # arrived within ingest_batch_wait_ms.
+    ingest_batch_max: int = Field(5000, ge=1)
     ingest_batch_wait_ms: int = 20
     ingest_queue_max: int = 20000
     max_future_s: int = 300
