@@ -20,14 +20,14 @@ def test_kill_one_of_two_replicas_under_load(stack: IngestStack) -> None:
     ids = [d.device_id for d in devices]
     loads = split_load(
         devices, 2, stack.broker.host, stack.broker.port,
-        events_per_device=EVENTS, events_per_message=10, window_events=100, retransmit_s=2.0, deadline_s=45.0,
+        events_per_device=EVENTS, events_per_message=10, window_events=100, retransmit_s=2.0, deadline_s=150.0,
     )  # fmt: skip
     pool, futures = start_load(loads)
     try:
-        wait_until("a quarter of the events stored", lambda: stack.acked_total(ids) >= DEVICES * EVENTS // 4, 30)
+        wait_until("a quarter of the events stored", lambda: stack.acked_total(ids) >= DEVICES * EVENTS // 4, 90)
         victim.send_signal(signal.SIGKILL)
         victim.wait(timeout=10)
-        results = [f.result(timeout=60) for f in futures]
+        results = [f.result(timeout=180) for f in futures]  # bounds, not timings: a loaded CI box is slow
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
     assert survivor.poll() is None, stack.log_tail()

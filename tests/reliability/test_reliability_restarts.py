@@ -28,17 +28,17 @@ def test_database_and_broker_restart_under_load(stack: IngestStack) -> None:
     ids = [d.device_id for d in devices]
     loads = split_load(
         devices, 2, stack.broker.host, stack.broker.port,
-        events_per_device=EVENTS, events_per_message=10, window_events=100, retransmit_s=2.0, deadline_s=50.0,
+        events_per_device=EVENTS, events_per_message=10, window_events=100, retransmit_s=2.0, deadline_s=150.0,
     )  # fmt: skip
     pool, futures = start_load(loads)
     total = DEVICES * EVENTS
     try:
-        wait_until("a fifth of the events stored", lambda: stack.acked_total(ids) >= total // 5, 30)
+        wait_until("a fifth of the events stored", lambda: stack.acked_total(ids) >= total // 5, 90)
         stack.restart_database(down_s=1.0)
         before_broker = stack.acked_total(ids)
-        wait_until("progress after the database restart", lambda: stack.acked_total(ids) > before_broker, 30)
+        wait_until("progress after the database restart", lambda: stack.acked_total(ids) > before_broker, 90)
         stack.restart_broker(down_s=1.0)
-        results = [f.result(timeout=70) for f in futures]
+        results = [f.result(timeout=180) for f in futures]  # bounds, not timings: a loaded CI box is slow
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
     assert all(r["complete"] for r in results), ([r["acked"] for r in results], stack.log_tail())
