@@ -40,6 +40,10 @@ def open_session(path: Path, providers: Sequence[str] | None, intra_op_threads: 
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     if intra_op_threads:
         options.intra_op_num_threads = intra_op_threads
+    # No busy-waiting between parallel sections: on a small box the intra-op threads would otherwise burn the cores
+    # that frame decoding, tracking and evidence need (measured by bench/edge: whole-pipeline throughput rose, and
+    # the bare model did not get slower; see docs/benchmarks.md).
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     chosen = choose_providers(ort.get_available_providers(), providers)
     session = ort.InferenceSession(str(path), sess_options=options, providers=chosen)
     log.info("loaded %s with %s", path.name, ", ".join(session.get_providers()))

@@ -52,7 +52,7 @@ class ByteTrackConfig:
     """EMA weight of the newest velocity measurement."""
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)  # a track is an identity: list.remove() must not compare numpy boxes by value
 class TrackState:
     xyxy: np.ndarray
     class_id: int
