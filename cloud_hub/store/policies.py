@@ -1,5 +1,6 @@
 """TimescaleDB background policies (Community edition) set from the hub's settings: retention of the raw
-hypertables and of the events rollup, compression of the raw hypertables.
+hypertables and of the events rollup, compression of the raw hypertables, and the refresh window of the events
+rollup (wide enough for the oldest event the ingest accepts, so late events are counted too).
 
 Applied at hub start under an advisory lock, and only where a policy differs from the settings, so replicas
 starting together do not fight and an unchanged policy keeps its schedule.
@@ -21,20 +22,34 @@ log = logging.getLogger(__name__)
 
 POLICY_LOCK_KEY = 0x6369_7479_706F_6C  # any fixed number shared by every replica
 EVENTS_CAGG = "rollup_events_hourly_cagg"
+# Same as the policy 0003_lifecycle.continuous_aggregates.sql creates; only the start offset follows the settings.
+CAGG_MIN_START = timedelta(days=3)
+CAGG_END_OFFSET = timedelta(hours=1)
+CAGG_SCHEDULE = timedelta(minutes=5)
 
 
 @dataclass(frozen=True, slots=True)
 class PolicyChange:
     relation: str
-    kind: str  # "retention" | "compression"
+    kind: str  # "retention" | "compression" | "refresh" (interval: how far back the refresh reaches)
     interval: timedelta
 
 
-def _current(conn: psycopg.Connection, proc: str, relation: str, key: str) -> timedelta | None:
+def cagg_refresh_start(settings: HubSettings) -> timedelta:
+    """How far back the events rollup's refresh policy looks. A refresh only recomputes the hours that changed,
+    so reaching back as far as the ingest accepts events (max_past_s, whole hours plus the hour an event at the
+    limit falls into) costs little, and an outbox replayed after a long outage is counted; never less than the
+    3 days the migration starts with."""
+    hours = -(-int(settings.max_past_s) // 3600) + 1
+    return max(CAGG_MIN_START, timedelta(hours=hours))
+
+
+def _current(conn: psycopg.Connection, proc: str, relation: str | list[str], key: str) -> timedelta | None:
+    names = [relation] if isinstance(relation, str) else relation
     row = conn.execute(
         "SELECT (config ->> %s)::interval FROM timescaledb_information.jobs"
-        " WHERE proc_name = %s AND hypertable_name = %s",
-        (key, proc, relation),
+        " WHERE proc_name = %s AND hypertable_name = ANY(%s)",
+        (key, proc, names),
     ).fetchone()
     return row[0] if row else None
 
@@ -56,7 +71,8 @@ def _set_compression(conn: psycopg.Connection, relation: str, after: timedelta) 
 
 
 def _cagg_hypertable(conn: psycopg.Connection) -> str | None:
-    """Jobs of a continuous aggregate are listed under its materialization hypertable's name."""
+    """The continuous aggregate's materialization hypertable (None without it). TimescaleDB lists the
+    aggregate's jobs under this name in older releases and under the view's name in newer ones (2.23 does)."""
     row = conn.execute(
         "SELECT materialization_hypertable_name FROM timescaledb_information.continuous_aggregates"
         " WHERE view_name = %s",
@@ -82,9 +98,22 @@ def apply_policies(conn: psycopg.Connection, settings: HubSettings, caps: Capabi
             if caps.compression and _set_compression(conn, rule.table, after):
                 changes.append(PolicyChange(rule.table, "compression", after))
         materialized = _cagg_hypertable(conn) if caps.continuous_aggregates else None
+        cagg_names = [EVENTS_CAGG, materialized] if materialized is not None else []
+        if materialized is not None:
+            start = cagg_refresh_start(settings)
+            if _current(conn, "policy_refresh_continuous_aggregate", cagg_names, "start_offset") != start:
+                conn.execute(
+                    "SELECT remove_continuous_aggregate_policy(%s::regclass, if_exists => TRUE)", (EVENTS_CAGG,)
+                )
+                conn.execute(
+                    "SELECT add_continuous_aggregate_policy(%s::regclass, start_offset => %s,"
+                    " end_offset => %s, schedule_interval => %s)",
+                    (EVENTS_CAGG, start, CAGG_END_OFFSET, CAGG_SCHEDULE),
+                )
+                changes.append(PolicyChange(EVENTS_CAGG, "refresh", start))
         if caps.retention_jobs and materialized is not None:
             keep = timedelta(days=settings.retention_rollups_days)
-            current = _current(conn, "policy_retention", materialized, "drop_after")
+            current = _current(conn, "policy_retention", cagg_names, "drop_after")
             if current != keep:
                 conn.execute("SELECT remove_retention_policy(%s::regclass, if_exists => TRUE)", (EVENTS_CAGG,))
                 conn.execute("SELECT add_retention_policy(%s::regclass, drop_after => %s)", (EVENTS_CAGG, keep))
