@@ -81,9 +81,14 @@ class EventSender:
     def _pump_events(self) -> int:
         items = self.outbox.due(self.device_id)
         ready, failed = [], []
+        upload_failed = False
         for item in items:
             if item.evidence_done:
                 ready.append(item)
+                continue
+            if upload_failed:
+                # The hub's HTTP side is down or hanging: one timeout per pass, not one per held picture, so the
+                # events that need no upload (and health) are not held up. These stay due for the next pass.
                 continue
             if self.uploader is None or item.evidence_path is None or item.evidence_sha256 is None:
                 log.error("event seq %d waits for evidence but there is no uploader or file", item.seq)
@@ -95,6 +100,7 @@ class EventSender:
                 self.upload_failures += 1
                 log.warning("evidence for event seq %d not uploaded, will retry: %s", item.seq, exc)
                 failed.append(item.seq)
+                upload_failed = True
                 continue
             self.outbox.mark_evidence_done(item.seq)
             ready.append(item)
