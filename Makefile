@@ -4,7 +4,8 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-APT_PACKAGES := mosquitto mosquitto-clients postgresql debootstrap ca-certificates
+# fonts-wqy-zenhei: a CJK font, so the plate tests draw a real Chinese plate (京A88888), not only its latin part.
+APT_PACKAGES := mosquitto mosquitto-clients postgresql debootstrap ca-certificates fonts-wqy-zenhei
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
 
 .PHONY: demo test install system-packages lint stack-up stack-down clean

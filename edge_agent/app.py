@@ -36,6 +36,7 @@ from edge_agent.integrity.camera_faults import CameraFaultDetector
 from edge_agent.metrics import EdgeMetrics
 from edge_agent.models.manifest import ModelSpec, ModelStore, file_sha256, load_manifest
 from edge_agent.pipeline import CameraPipeline, PipelineWorker
+from edge_agent.plates.recognizer import PlateModels
 from edge_agent.recorder import EventRecorder
 from edge_agent.remote.commands import RemoteCommands
 from edge_agent.remote.device_config import parse_remote_config
@@ -88,6 +89,7 @@ class EdgeAgent:
         self.process_stats = ProcessStats()
         self.face_spec: ModelSpec | None = None
         self.blurrer: FaceBlurrer | None = None
+        self.plates: PlateModels | None = None
         self.metrics = EdgeMetrics()
         self.inference_lock = threading.Lock()
         self._swap_lock = threading.Lock()  # one live change (config, model, restart) at a time
@@ -139,6 +141,15 @@ class EdgeAgent:
         spec, model_path = self._model_override(spec, model_path)
         rules.update(self._stored_live_rules(spec.classes))
         self.rules = rules
+        # Plate models load on first need (a live rules change may ask later); rules that need them now load them
+        # now, so a missing OCR wheel or plate model fails the start with its reason.
+        self.plates = PlateModels(
+            lambda name: store.resolve(name)[1],
+            providers=tuple(cfg.runtime.providers) if cfg.runtime.providers else None,
+            intra_op_threads=cfg.runtime.intra_op_threads,
+        )
+        for camera_rules in rules.values():
+            self.plates.recognizer(camera_rules.plate_options())
 
         # 3. The model, warmed up so the first real frame is not slow.
         options = DetectorOptions(
@@ -253,6 +264,7 @@ class EdgeAgent:
             self.inference_lock,
             track_ids=track_ids,
             integrity=integrity,
+            plates=self.plates,
         )
         worker = PipelineWorker(pipeline, reader.get, on_frame=self.metrics.on_frame)
         reader.start()

@@ -19,12 +19,13 @@ from edge_agent.analytics.build import build_scene_analytic, confidence_floor, t
 from edge_agent.analytics.finding import FrameContext, finding_payload
 from edge_agent.analytics.parking import ParkingAnalytic, ParkingRuleConfig
 from edge_agent.capture.sources import Frame
-from edge_agent.config import CameraConfig
+from edge_agent.config import CameraConfig, ConfigError
 from edge_agent.detections import Detections
 from edge_agent.detectors.base import Detector
 from edge_agent.events import parking_event_payload
 from edge_agent.health import LatencyWindow
 from edge_agent.integrity.camera_faults import CameraFaultDetector, to_analysis_grey
+from edge_agent.plates.recognizer import PlateModels
 from edge_agent.recorder import EventRecorder, EvidenceRequest
 from edge_agent.rules import CameraRules
 from edge_agent.tracking import ByteTrackConfig, ByteTracker
@@ -46,9 +47,11 @@ class CameraPipeline:
         track_ids: Callable[[], int] | None = None,
         integrity: CameraFaultDetector | None = None,
         tracker: ByteTracker | None = None,
+        plates: PlateModels | None = None,
     ) -> None:
         """`track_ids`: the camera's durable id allocator; `integrity`/`tracker`: state carried over from the
-        pipeline this one replaces (see `successor`)."""
+        pipeline this one replaces (see `successor`); `plates`: the agent's plate models, needed when a parking
+        rule has `plates: {read|blur: true}` (a ConfigError otherwise, so such rules are refused up front)."""
         self.camera = camera
         self.rules = rules
         self.detector = detector
@@ -80,6 +83,11 @@ class CameraPipeline:
             tracker.config = track_config
         self.tracker = tracker
         self.integrity = integrity
+        self.plates = plates
+        plate_options = rules.plate_options()
+        if plate_options.wanted and plates is None:
+            raise ConfigError(f"camera {camera.camera_id}: rules ask for licence plates; no plate models are loaded")
+        self.plate_recognizer = plates.recognizer(plate_options) if plates is not None else None
         self.last_frame: Frame | None = None
         self.fault_events = 0
         self.frames = 0
@@ -111,14 +119,27 @@ class CameraPipeline:
                     rule=cfg,
                     model=self.detector.spec,
                 )
+                evidence_frame = frame.image
+                if self.plate_recognizer is not None and cfg.plates.wanted:
+                    vehicles = tracked[tracked.class_mask(analytic.classes)].xyxy  # the rule's classes, not people
+                    plate, evidence_frame = self.plate_recognizer.for_event(
+                        cfg.plates,
+                        phase=decision.phase,
+                        image_bgr=frame.image,
+                        vehicle_xyxy=decision.xyxy,
+                        other_vehicles=[tuple(map(float, b)) for b in vehicles],
+                    )
+                    if plate is not None:
+                        event["plate"] = plate
                 request = EvidenceRequest(
-                    frame=frame.image,
+                    frame=frame.image if evidence_frame is None else evidence_frame,
                     ts=frame.ts,
                     box_xyxy=decision.xyxy,
                     label=f"{decision.class_name} {decision.phase} {decision.dwell_s:.0f}s track {decision.track_id}",
                     zone_px=self.zones[decision.zone_id].pixel_polygon(frame.wh),
                 )
-                seq = self.recorder.record(event, request)
+                # No picture rather than one with a readable plate when plate blurring failed.
+                seq = self.recorder.record(event, request if evidence_frame is not None else None)
                 if seq is not None:
                     seqs.append(seq)
         if self.scene_analytics:
@@ -150,6 +171,7 @@ class CameraPipeline:
             self.inference_lock,
             integrity=self.integrity,
             tracker=self.tracker,
+            plates=self.plates,
         )
 
     def _record_faults(self, findings: list, frame: Frame | None) -> list[int]:

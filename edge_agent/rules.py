@@ -13,6 +13,7 @@ from edge_agent.analytics.parking import ParkingRuleConfig
 from edge_agent.analytics.road_occupation import RoadOccupationRuleConfig
 from edge_agent.analytics.waterlogging import WaterloggingRuleConfig
 from edge_agent.config import ConfigError, format_validation_error, read_yaml_mapping
+from edge_agent.plates.options import PlateOptions
 from edge_agent.zones import ZoneConfig
 
 # `type` selects the model, so an error names only the fields of the analytic the rule meant.
@@ -40,6 +41,14 @@ class CameraRules(BaseModel):
             if unknown:
                 raise ValueError(f"analytics[{n}] ({analytic.id}) names unknown zones {unknown}; zones: {ids}")
         return self
+
+    def plate_options(self) -> PlateOptions:
+        """What the camera's rules need of the plate models (parking rules' `plates:`, merged)."""
+        needed = PlateOptions()
+        for analytic in self.analytics:
+            if isinstance(analytic, ParkingRuleConfig):
+                needed = needed.merged(analytic.plates)
+        return needed
 
     def check_classes(self, model_classes: tuple[str, ...], source: str) -> None:
         """Refuse class names the loaded model cannot produce (a typo would silently never fire)."""

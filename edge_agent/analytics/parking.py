@@ -15,6 +15,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from edge_agent.detections import Detections
+from edge_agent.plates.options import PlateOptions
 from edge_agent.zones import Zone, anchors_normalised
 
 KIND = "illegal_parking"
@@ -33,6 +34,7 @@ class ParkingRuleConfig(BaseModel):
     dwell_s: float = Field(60.0, gt=0, description="seconds in the zone before a start event")
     update_every_s: float = Field(30.0, gt=0, description="least seconds between update events")
     leave_after_s: float = Field(5.0, gt=0, description="seconds unseen in the zone before an end event")
+    plates: PlateOptions = Field(PlateOptions(), description="read the plate onto start events; blur plates")
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,5 @@
-"""Face blurring with YuNet (cv2.FaceDetectorYN), applied before any picture is annotated, stored or sent."""
+"""Face blurring with YuNet (cv2.FaceDetectorYN), applied before any picture is annotated, stored or sent; and the
+pixel side of plate blurring (`blur_quads`: the plates themselves are found by edge_agent/plates/)."""
 
 from __future__ import annotations
 
@@ -49,3 +50,33 @@ def pixelate(region: np.ndarray, blocks: int = 3) -> np.ndarray:
     mosaic = cv2.resize(small, (w, h), interpolation=cv2.INTER_NEAREST)
     k = max(3, (min(w, h) // 4) | 1)
     return cv2.GaussianBlur(mosaic, (k, k), 0)
+
+
+def blur_quads(image_bgr: np.ndarray, quads: list[np.ndarray], grow: float = 0.15) -> np.ndarray:
+    """A copy with each quadrilateral (4x2 pixel corners, e.g. a licence plate) made unreadable.
+
+    Each quad is grown by `grow` of its size about its centre, since detected corners can cut through the edge
+    characters; only the grown quad is mosaicked (not its whole bounding box), so the car around it stays visible.
+    """
+    out = image_bgr.copy()
+    height, width = out.shape[:2]
+    for quad in quads:
+        points = np.asarray(quad, dtype=np.float32)
+        if points.size != 8 or not np.isfinite(points).all():
+            raise ValueError(f"a quad needs 4 finite (x, y) corners, got an array of shape {points.shape}")
+        points = points.reshape(4, 2)
+        centre = points.mean(axis=0)
+        grown = centre + (points - centre) * (1.0 + grow)
+        x1, y1 = np.floor(grown.min(axis=0)).astype(int)
+        x2, y2 = np.ceil(grown.max(axis=0)).astype(int)
+        x1, y1, x2, y2 = max(0, x1), max(0, y1), min(width, x2), min(height, y2)
+        if x2 - x1 < 2 or y2 - y1 < 2:
+            continue
+        mask = np.zeros((y2 - y1, x2 - x1), dtype=np.uint8)
+        cv2.fillConvexPoly(mask, np.round(grown - [x1, y1]).astype(np.int32), 255)
+        # Blocks across the plate's width, not the face's 3: a plate is ~3x wider than tall, so 6 blocks keep the
+        # blocks roughly square while still averaging several characters into each.
+        mosaic = pixelate(out[y1:y2, x1:x2], blocks=6)
+        region = out[y1:y2, x1:x2]
+        region[mask > 0] = mosaic[mask > 0]
+    return out
