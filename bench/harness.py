@@ -37,6 +37,9 @@ class IngestStack:
         migrate(self.db.url)
         self.hubs: list[subprocess.Popen[bytes]] = []
         self.logs: list[Path] = []
+        # Where hub processes import their code from: another checkout (e.g. `git archive HEAD`) runs the same
+        # load against earlier code on the same stack, for before/after figures from one run.
+        self.code_dir = REPO
 
     # ---- services ---------------------------------------------------------------------------------------------
 
@@ -76,7 +79,7 @@ class IngestStack:
             CITYOPS_DATABASE_URL=self.db.url,
             CITYOPS_MQTT_URL=self.broker.hub_url,
             CITYOPS_INGEST_CLIENT_ID=client_id,
-            CITYOPS_RULES_DIR=str(REPO / "rules"),
+            CITYOPS_RULES_DIR=str(self.code_dir / "rules"),
             CITYOPS_DB_WAIT_S="120",
             **extra,
         )
@@ -88,19 +91,23 @@ class IngestStack:
         self.logs.append(log)
         with log.open("ab") as out:
             proc = subprocess.Popen(
-                [sys.executable, "-m", *command], env=self.hub_env(f"bench-{name}", **extra_env), cwd=REPO,
+                [sys.executable, "-m", *command], env=self.hub_env(f"bench-{name}", **extra_env), cwd=self.code_dir,
                 stdout=out, stderr=subprocess.STDOUT,
             )  # fmt: skip
         self.hubs.append(proc)
         return proc
 
-    def start_worker(self, name: str, index: int = 0, share_group: str = "hub") -> subprocess.Popen[bytes]:
+    def start_worker(
+        self, name: str, index: int = 0, share_group: str = "hub", **env: str
+    ) -> subprocess.Popen[bytes]:
         """One ingest worker process: the smallest complete hub ingest replica.
 
         Each independent scenario takes its own `share_group`: Mosquitto keeps dealing shared-subscription
         messages to the persistent session of a stopped consumer, so a finished scenario's hubs would otherwise
         swallow (until retransmission) part of the next scenario's messages."""
-        return self.start_hub(name, ["cloud_hub.ingest.worker", "--index", str(index)], CITYOPS_SHARE_GROUP=share_group)
+        return self.start_hub(
+            name, ["cloud_hub.ingest.worker", "--index", str(index)], CITYOPS_SHARE_GROUP=share_group, **env
+        )
 
     def stop_hubs(self) -> None:
         for proc in self.hubs:

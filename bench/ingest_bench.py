@@ -9,6 +9,10 @@ each phase printed as one JSON line:
   hub_latency     1,000 events/s paced; publish -> commit -> ack latency p50/p99 per batch
   summary         the hub's figures as fractions of the two ceilings measured in this run
 Every phase has a deadline, so the run always ends by itself.
+
+With `--baseline DIR` (another checkout of the hub, e.g. `git archive HEAD | tar -x -C DIR`) every sustained run
+is made with that code and with this checkout's, alternating on the same stack (`code`: baseline / current), and
+the summary compares their medians over `--repeat` rounds: before/after figures under the same machine load.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ import psycopg
 from paho.mqtt.enums import CallbackAPIVersion
 
 from bench.device_sim import batch_json, event_json
-from bench.harness import IngestStack, split_load, start_load
+from bench.harness import REPO, IngestStack, split_load, start_load
 from cityops.contract.messages import format_ts, utc_now
 from cityops.contract.topics import Topic, device_topic
 
@@ -144,6 +148,30 @@ def hub_run(stack: IngestStack, label: str, workers: int, devices: int, events: 
     }  # fmt: skip
 
 
+def sustained_runs(stack: IngestStack, args: argparse.Namespace) -> list[dict[str, Any]]:
+    """Every (round, workers, code) combination; with a baseline, its run and ours alternate in each round."""
+    trees = [("baseline", args.baseline), ("current", REPO)] if args.baseline else [("current", REPO)]
+    results = []
+    for round_ in range(args.repeat):
+        for workers in (1, 2):
+            for code, tree in trees:
+                stack.code_dir = tree
+                result = hub_run(
+                    stack, f"sus{workers}-{code[0]}{round_}", workers, args.devices, args.events,
+                    events_per_message=args.per_message, window_events=4 * args.per_message, retransmit_s=10.0,
+                    deadline_s=240.0,
+                )  # fmt: skip
+                record = {"phase": "hub_sustained", "code": code, "round": round_, **result}
+                emit(record)
+                results.append(record)
+    stack.code_dir = REPO
+    return results
+
+
+def median_eps(runs: list[dict[str, Any]], code: str, workers: int) -> int:
+    return round(statistics.median(r["events_per_s"] for r in runs if r["code"] == code and r["workers"] == workers))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.ingest_bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
@@ -152,7 +180,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--per-message", type=int, default=100, help="events per MQTT message (sustained)")
     parser.add_argument("--latency-seconds", type=float, default=20.0, help="length of the 1,000 events/s run")
     parser.add_argument("--database", choices=["auto", "timescaledb", "postgres"], default="auto")
+    parser.add_argument("--baseline", type=Path, default=None, help="another hub checkout to compare with")
+    parser.add_argument("--repeat", type=int, default=1, help="rounds of sustained runs (medians are reported)")
     args = parser.parse_args(argv)
+    if args.baseline is not None and not (args.baseline / "cloud_hub" / "ingest" / "worker.py").is_file():
+        parser.error(f"--baseline {args.baseline}: not a hub checkout (no cloud_hub/ingest/worker.py)")
+    if args.repeat < 1:
+        parser.error(f"--repeat must be >= 1, got {args.repeat}")
     with tempfile.TemporaryDirectory(prefix="cityops-bench-") as tmp:
         stack = IngestStack(Path(tmp), args.database)
         try:
@@ -161,29 +195,29 @@ def main(argv: list[str] | None = None) -> int:
             emit(broker)
             copy = copy_ceiling(stack, args.events)
             emit(copy)
-            sustained = {}
-            for workers in (1, 2):
-                result = hub_run(
-                    stack, f"sus{workers}", workers, args.devices, args.events,
-                    events_per_message=args.per_message, window_events=4 * args.per_message, retransmit_s=10.0,
-                    deadline_s=240.0,
-                )  # fmt: skip
-                sustained[workers] = result
-                emit({"phase": "hub_sustained", **result})
+            runs = sustained_runs(stack, args)
             total = int(1000 * args.latency_seconds)
             latency = hub_run(
                 stack, "lat", 1, 50, total, events_per_message=5, window_events=200, retransmit_s=10.0,
                 rate_eps=1000.0, deadline_s=args.latency_seconds + 60,
             )  # fmt: skip
             emit({"phase": "hub_latency", "rate_eps": 1000, **latency})
-            best = max(sustained.values(), key=lambda r: r["events_per_s"])
-            emit({
-                "phase": "summary", "hub_events_per_s": best["events_per_s"], "hub_workers": best["workers"],
-                "fraction_of_copy_ceiling": round(best["events_per_s"] / copy["rows_per_s"], 3),
-                "fraction_of_broker_ceiling": round(best["events_per_s"] / broker["events_per_s"], 3),
-                "second_worker_gain": round(sustained[2]["events_per_s"] / sustained[1]["events_per_s"], 3),
+            current = {w: median_eps(runs, "current", w) for w in (1, 2)}
+            best = max(current, key=lambda w: current[w])
+            summary = {
+                "phase": "summary", "hub_events_per_s": current[best], "hub_workers": best, "rounds": args.repeat,
+                "fraction_of_copy_ceiling": round(current[best] / copy["rows_per_s"], 3),
+                "fraction_of_broker_ceiling": round(current[best] / broker["events_per_s"], 3),
+                "second_worker_gain": round(current[2] / current[1], 3),
                 "latency_p50_ms": latency["latency_p50_ms"], "latency_p99_ms": latency["latency_p99_ms"],
-            })  # fmt: skip
+                "all_exactly_once": all(r["exactly_once"] and r["complete"] for r in runs),
+            }  # fmt: skip
+            if args.baseline:
+                baseline = {w: median_eps(runs, "baseline", w) for w in (1, 2)}
+                summary["baseline_events_per_s"] = {str(w): baseline[w] for w in (1, 2)}
+                summary["current_events_per_s"] = {str(w): current[w] for w in (1, 2)}
+                summary["speedup"] = {str(w): round(current[w] / baseline[w], 2) for w in (1, 2)}
+            emit(summary)
         finally:
             stack.close()
     return 0

@@ -23,15 +23,16 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool
 
 from cloud_hub.api.metrics import RequestMetricsMiddleware
-from cloud_hub.api.routes import auth, health, incidents, work_orders
+from cloud_hub.api.routes import auth, device_control, health, incidents, modes, stats, work_orders
 from cloud_hub.api.routes import devices as device_routes
 from cloud_hub.api.routes import events as event_routes
 from cloud_hub.api.routes import evidence as evidence_routes
+from cloud_hub.api.routes import models as model_routes
 from cloud_hub.auth.users import ensure_user
 from cloud_hub.core.config import HubSettings, get_settings
 from cloud_hub.dispatch.directory import GridDirectory
-from cloud_hub.incidents.processor import IncidentProcessor
 from cloud_hub.rules.loader import RulesStore
+from cloud_hub.scheduler.lifecycle import start_lifecycle
 from cloud_hub.seed.demo import seed_demo
 from cloud_hub.store.capabilities import Capabilities
 from cloud_hub.store.db import create_pool
@@ -104,14 +105,26 @@ class HubRuntime:
         with self.pool.connection() as conn:
             self.grids = GridDirectory.load(conn)
         log.info("grid index: %d grids", len(self.grids.index))
+        self._stops.append(start_lifecycle(settings, report.capabilities))  # policies, rollups, retention
 
         if settings.ingest:
             # Imported only here: an API-only replica (ingest off) never loads the MQTT stack.
+            from cloud_hub.ingest.processors import build_processors
             from cloud_hub.ingest.service import IngestService
 
-            self.ingest = IngestService(settings, self.pool, processors=[IncidentProcessor(self.grids, self.rules)])
+            # The same processors as the ingest worker processes (incidents, rollup markers, telemetry rules).
+            wired = build_processors(settings, self.pool, self.grids, self.rules, report.capabilities)
+            self.ingest = IngestService(
+                settings,
+                self.pool,
+                processors=wired.event_processors,
+                telemetry_processors=wired.telemetry_processors,
+            )
             self.ingest.start()
             self._stops.append(self.ingest.stop)
+            for job in wired.background_jobs:  # e.g. the telemetry missing-data watch
+                job.start()
+                self._stops.append(job.stop)
             log.info("ingest started (MQTT %s:%d)", settings.mqtt.host, settings.mqtt.port)
         else:
             log.info("ingest disabled in this process (API only)")
@@ -161,7 +174,9 @@ def create_app(settings: HubSettings) -> FastAPI:
     app.state.settings = settings
     app.state.pool = None
     app.add_middleware(RequestMetricsMiddleware)
-    for module in (health, auth, event_routes, incidents, work_orders, device_routes, evidence_routes):
+    for module in (health, auth, event_routes, incidents, work_orders, device_routes, evidence_routes, modes, stats):
+        app.include_router(module.router)
+    for module in (device_control, model_routes):  # remote control of devices, model files they fetch
         app.include_router(module.router)
     return app
 

@@ -61,7 +61,10 @@ class HubSettings(BaseSettings):
     public_mqtt_host: str | None = Field(None, description="broker host devices are told at provisioning")
     public_mqtt_port: int | None = Field(None, description="broker port devices are told at provisioning")
     ingest_client_id: str | None = Field(None, description="MQTT client id of this replica's consumer")
-    ingest_session_expiry_s: int = Field(24 * 3600, description="how long the broker keeps the hub's queue")
+    # How long the broker keeps a stopped consumer's session and keeps dealing it a share of the messages: long
+    # enough for a replica to restart and take its queue back, short enough that a replica that never returns does
+    # not swallow part of the traffic for long (devices retransmit what it swallowed; nothing is lost either way).
+    ingest_session_expiry_s: int = Field(300, description="seconds the broker keeps a stopped consumer's queue")
     db_wait_s: float = Field(60.0, description="how long the hub waits for the database at start")
     telemetry_sweep_s: float = Field(30.0, gt=0, description="how often telemetry rules check for missing data")
     # Storage lifecycle (cloud_hub.store.retention / policies / rollups, cloud_hub.scheduler).

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from dataclasses import fields as dataclass_fields
 from datetime import datetime
 from typing import Any
 
+import orjson
 import psycopg
 from psycopg.rows import dict_row
-from psycopg.types.json import Jsonb
+from psycopg.types.json import Jsonb, set_json_loads
 
 from cloud_hub.incidents.merge import Incident
 
@@ -21,8 +23,12 @@ _FIELDS = (
 _PUBLIC = _FIELDS + ", created_at, updated_at"
 
 
-def _incident(row: dict[str, Any]) -> Incident:
-    return Incident(**{k: v for k, v in row.items() if k not in ("created_at", "updated_at")})
+# The columns of an Incident in its field order, so a fetched row becomes one positionally (no dict per row:
+# this runs for every situation of every ingest batch).
+_EVENT_ID_COLUMNS = ("first_event_id", "last_event_id", "evidence_event_id")  # uuid in SQL, str in Incident
+_INCIDENT_COLUMNS = ", ".join(
+    f"i.{f.name}::text" if f.name in _EVENT_ID_COLUMNS else f"i.{f.name}" for f in dataclass_fields(Incident)
+)
 
 
 def lock_situations(conn: psycopg.Connection, keys: Iterable[tuple[str, str]]) -> None:
@@ -44,17 +50,19 @@ def current_incidents(conn: psycopg.Connection, keys: Iterable[tuple[str, str]])
     keys = sorted(set(keys))
     if not keys:
         return {}
-    with conn.cursor(row_factory=dict_row) as cur:
+    with conn.cursor() as cur:
+        set_json_loads(orjson.loads, cur)  # the measurements jsonb, for every row
         cur.execute(
             f"""
-            SELECT DISTINCT ON (i.device_id, i.incident_key) {_FIELDS}
+            SELECT DISTINCT ON (i.device_id, i.incident_key) {_INCIDENT_COLUMNS}
             FROM incidents i JOIN unnest(%s::text[], %s::text[]) AS t(d, k)
                 ON i.device_id = t.d AND i.incident_key = t.k
             ORDER BY i.device_id, i.incident_key, (i.status = 'open') DESC, i.id DESC
             """,
             ([d for d, _ in keys], [k for _, k in keys]),
         )
-        return {(r["device_id"], r["incident_key"]): _incident(r) for r in cur.fetchall()}
+        incidents = [Incident(*row) for row in cur.fetchall()]
+    return {(i.device_id, i.incident_key): i for i in incidents}
 
 
 def _row(i: Incident) -> tuple:
@@ -108,37 +116,43 @@ def insert_incidents(conn: psycopg.Connection, incidents: Sequence[Incident]) ->
     return ids
 
 
+# One statement per batch, whatever the number of incidents: the merged rows travel as parallel arrays, in binary
+# (%b: text arrays would be quoted element by element in Python).
+_UPDATE_MANY = """
+UPDATE incidents i SET severity = u.severity, status = u.status, camera_id = u.camera_id, zone_id = u.zone_id,
+    lon = u.lon, lat = u.lat, last_event_id = u.last_event_id, evidence_event_id = u.evidence_event_id,
+    last_seen = u.last_seen, ended_at = u.ended_at, event_count = u.event_count, confidence = u.confidence,
+    measurements = u.measurements::jsonb, updated_at = now()
+FROM unnest(%b::bigint[], %b::text[], %b::text[], %b::text[], %b::text[], %b::float8[], %b::float8[], %b::uuid[],
+            %b::uuid[], %b::timestamptz[], %b::timestamptz[], %b::int[], %b::float4[], %b::text[])
+    AS u(id, severity, status, camera_id, zone_id, lon, lat, last_event_id, evidence_event_id, last_seen, ended_at,
+         event_count, confidence, measurements)
+WHERE i.id = u.id
+"""
+
+
+def _float(value: float | None) -> float | None:
+    # A binary array holds one type: an integral value (e.g. lon 120) must not turn the column into int8[].
+    return None if value is None else float(value)
+
+
+def _update_row(i: Incident) -> tuple[Any, ...]:
+    return (
+        i.id, i.severity, i.status, i.camera_id, i.zone_id, _float(i.lon), _float(i.lat), i.last_event_id,
+        i.evidence_event_id, i.last_seen, i.ended_at, i.event_count, _float(i.confidence),
+        orjson.dumps(dict(i.measurements)).decode(),
+    )  # fmt: skip
+
+
 def update_incidents(conn: psycopg.Connection, incidents: Sequence[Incident]) -> None:
     if not incidents:
         return
-    with conn.cursor() as cur:
-        cur.executemany(
-            """
-            UPDATE incidents SET severity = %s, status = %s, camera_id = %s, zone_id = %s, lon = %s, lat = %s,
-                last_event_id = %s, evidence_event_id = %s, last_seen = %s, ended_at = %s, event_count = %s,
-                confidence = %s, measurements = %s, updated_at = now()
-            WHERE id = %s
-            """,
-            [
-                (
-                    i.severity,
-                    i.status,
-                    i.camera_id,
-                    i.zone_id,
-                    i.lon,
-                    i.lat,
-                    i.last_event_id,
-                    i.evidence_event_id,
-                    i.last_seen,
-                    i.ended_at,
-                    i.event_count,
-                    i.confidence,
-                    Jsonb(dict(i.measurements)),
-                    i.id,
-                )
-                for i in incidents
-            ],
-        )
+    ids = [i.id for i in incidents]
+    if None in ids or len(set(ids)) != len(ids):
+        raise ValueError("update_incidents: every incident needs its own stored id")
+    rows = [_update_row(i) for i in incidents]
+    columns = [list(column) for column in zip(*rows, strict=True)]
+    conn.execute(_UPDATE_MANY, columns)
 
 
 def sync_work_order_severity(conn: psycopg.Connection, incident_ids: Sequence[int]) -> None:

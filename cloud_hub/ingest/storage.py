@@ -10,7 +10,9 @@ Why this is exactly-once, also with several hub replicas sharing one subscriptio
 2. Under that lock, an event with `seq <= acked_seq` is known to be stored and skipped. Any other event is
    inserted with `ON CONFLICT DO NOTHING` on its unique key (device_id, event_id, ts): `RETURNING` names exactly
    the rows this transaction created, and only those go to the processors, in the same transaction. An event
-   and its effects (incident, work order) are therefore committed together, once, or not at all.
+   and its effects (incident, work order) are therefore committed together, once, or not at all. For a device
+   with nothing in `seq_pending` no event above the cursor can be stored yet, so its events are COPYed straight
+   into `events` (in a savepoint; a unique-key collision falls back to the ON CONFLICT path).
 3. The seqs of stored events above the cursor wait in `seq_pending`; the cursor advances only over the
    contiguous run above it (out-of-order delivery leaves a gap until the missing event arrives), so
    `acked_seq = N` always means "every event with seq <= N is stored".
@@ -127,6 +129,24 @@ def insert_events(conn: psycopg.Connection, items: Sequence[ValidEvent], receive
         )
         created = {(device_id, str(event_id)) for device_id, event_id in cur.fetchall()}
     return created
+
+
+def copy_new_events(conn: psycopg.Connection, items: Sequence[ValidEvent], received_at: datetime) -> bool:
+    """The common case: COPY straight into `events`, without the temp table, ON CONFLICT and RETURNING.
+
+    Only for devices with nothing in seq_pending: under the cursor lock every stored event of such a device has
+    `seq <= acked_seq`, so events above the cursor cannot be stored yet. A device reusing an event id under a new
+    seq would still collide on the unique key: then the savepoint undoes this COPY alone, returns False, and the
+    caller takes the general path (`insert_events`) for the same items."""
+    try:
+        # conn.transaction(): a savepoint inside the batch's transaction.
+        with conn.transaction(), conn.cursor() as cur, cur.copy(f"COPY events ({EVENT_COLUMNS}) FROM STDIN") as copy:
+            for item in items:
+                copy.write_row(_event_row(item, received_at))
+    except psycopg.errors.UniqueViolation:
+        log.info("events already stored for a device with nothing pending; taking the ON CONFLICT path")
+        return False
+    return True
 
 
 def contiguous_advance(
@@ -298,12 +318,21 @@ def store_batch(
         locked = lock_cursors(conn, [device_id for device_id, _ in unique])
         fresh = [item for item in unique.values() if item.event.seq > locked[item.device_id]]
         out.events_duplicate += len(unique) - len(fresh)
-        created = insert_events(conn, fresh, received_at) if fresh else set()
+        pending = pending_devices(conn, locked) if fresh else set()
+        clean = [item for item in fresh if item.device_id not in pending]
+        created: set[tuple[str, str]] = set()
+        if clean and copy_new_events(conn, clean, received_at):
+            created = {(item.device_id, item.event.event_id) for item in clean}
+            others = [item for item in fresh if item.device_id in pending]
+        else:
+            others = fresh
+        if others:
+            created |= insert_events(conn, others, received_at)
         out.events_duplicate += len(fresh) - len(created)
         out.events_stored = len(created)
         out.acks = dict(locked)
         if fresh:
-            moved, rest = contiguous_advance(locked, pending_devices(conn, locked), fresh)
+            moved, rest = contiguous_advance(locked, pending, fresh)
             set_cursors(conn, moved)
             out.acks.update(moved)
             if rest:

@@ -1,5 +1,6 @@
-"""One ingest worker process: its own MQTT consumer in the shared subscription, its own database pool, the
-incident processor, and nothing else (no HTTP). Started by `cloud_hub.ingest.supervisor`, one per `--workers`.
+"""One ingest worker process: its own MQTT consumer in the shared subscription, its own database pool, the same
+processors as the hub (`cloud_hub.ingest.processors.build_processors`), and nothing else (no HTTP). Started by
+`cloud_hub.ingest.supervisor`, one per `--workers`.
 
 Each worker has a stable client id (`<base>-w<index>`), so a restarted worker resumes its persistent broker
 session and gets back the messages it had not acked. SIGTERM / SIGINT stop it gracefully: intake closes, what
@@ -35,29 +36,37 @@ def run_worker(settings: HubSettings, index: int, stop: threading.Event) -> int:
     # Imported here: they pull in the incident and dispatch stack, which the supervisor process does not need.
     from cloud_hub.app import wait_for_database
     from cloud_hub.dispatch.directory import GridDirectory
-    from cloud_hub.incidents.processor import IncidentProcessor
+    from cloud_hub.ingest.processors import build_processors
     from cloud_hub.rules.loader import RulesStore
+    from cloud_hub.store.capabilities import detect_capabilities
     from cloud_hub.store.db import create_pool
 
     wait_for_database(settings.database_url, timeout_s=float(settings.db_wait_s))
-    # One writer thread per worker: two connections cover it plus the pool's health checks.
-    pool = create_pool(settings, min_size=1, max_size=2)
+    # One writer thread per worker plus the telemetry missing-data watch: three connections cover them.
+    pool = create_pool(settings, min_size=1, max_size=3)
     try:
         pool.wait(timeout=30.0)
         rules = RulesStore.from_settings_dir(settings.rules_dir)
         with pool.connection() as conn:
             grids = GridDirectory.load(conn)
+            capabilities = detect_capabilities(conn)
+        wired = build_processors(settings, pool, grids, rules, capabilities)
         service = IngestService(
             settings,
             pool,
-            processors=[IncidentProcessor(grids, rules)],
+            processors=wired.event_processors,
+            telemetry_processors=wired.telemetry_processors,
             client_id=worker_client_id(settings, index),
         )
         service.start()
+        for job in wired.background_jobs:
+            job.start()
         log.info("ingest worker %d running", index)
         try:
             stop.wait()
         finally:
+            for job in reversed(wired.background_jobs):
+                job.stop()
             service.stop(drain_timeout_s=DRAIN_TIMEOUT_S)
         log.info("ingest worker %d stopped: %s", index, service.stats())
     finally:

@@ -15,8 +15,11 @@ EVENTS = 400
 
 def test_kill_one_of_two_replicas_under_load(stack: IngestStack) -> None:
     devices = stack.provision("kill", DEVICES)
-    victim = stack.start_worker("kill-a", share_group="kill")
-    survivor = stack.start_worker("kill-b", share_group="kill")
+    # A short session expiry: the killed replica's broker session (and the share of messages Mosquitto keeps
+    # dealing it) goes away after 5 s, so the devices' retransmissions reach the survivor within the test.
+    expiry = {"CITYOPS_INGEST_SESSION_EXPIRY_S": "5"}
+    victim = stack.start_worker("kill-a", share_group="kill", **expiry)
+    survivor = stack.start_worker("kill-b", share_group="kill", **expiry)
     ids = [d.device_id for d in devices]
     loads = split_load(
         devices, 2, stack.broker.host, stack.broker.port,
