@@ -201,6 +201,8 @@ class EdgeAgent:
         self._on_stop("link", link.stop)
         self.sender.start()
         self._on_stop("sender", self.sender.stop)
+        # Stopped before the sender: the events still waiting for their evidence picture reach the outbox first.
+        self._on_stop("evidence recorder", self.recorder.close)
         if isinstance(uploader, HttpEvidenceUploader):
             self._on_stop("uploader", uploader.close)
 

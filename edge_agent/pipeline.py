@@ -93,7 +93,8 @@ class CameraPipeline:
         self.frames = 0
 
     def process(self, frame: Frame) -> list[int]:
-        """Analyse one frame; returns the seqs of the events it recorded."""
+        """Analyse one frame; returns the seqs of the events it recorded, when the recorder stores them at once
+        (one that renders evidence in the background returns no seqs; its events reach the outbox in order)."""
         if not self.classes:  # e.g. a gauge-only waterlogging camera: pixels only, no detector time spent
             detections = Detections.empty(self.detector.spec.classes)
         else:
@@ -108,7 +109,7 @@ class CameraPipeline:
         self.frames += 1
         seqs = []
         for cfg, analytic in self.analytics:
-            for decision in analytic.observe(frame.mono, tracked, frame.wh):
+            for decision in analytic.observe(frame.mono, tracked, frame.wh, frame.ts):
                 event = parking_event_payload(
                     decision,
                     event_id=new_event_id(),
@@ -119,6 +120,8 @@ class CameraPipeline:
                     rule=cfg,
                     model=self.detector.spec,
                 )
+                if decision.end_reason is not None:  # an optional event field: "left" or "window_closed"
+                    event["end_reason"] = decision.end_reason
                 evidence_frame = frame.image
                 if self.plate_recognizer is not None and cfg.plates.wanted:
                     vehicles = tracked[tracked.class_mask(analytic.classes)].xyxy  # the rule's classes, not people
@@ -144,7 +147,9 @@ class CameraPipeline:
                     seqs.append(seq)
         if self.scene_analytics:
             seqs.extend(self._process_scene(frame, tracked))
-        if self.integrity is not None:
+        # The integrity thresholds are in seconds: a few checks a second (its `due`) find the same faults as
+        # checking every frame, for a fraction of the CPU the inference needs.
+        if self.integrity is not None and self.integrity.due(frame.mono):
             grey = to_analysis_grey(frame.image, self.integrity.config.analysis_width)
             findings = self.integrity.observe(frame.mono, grey)
             seqs.extend(self._record_faults(findings, frame))
@@ -196,8 +201,8 @@ class CameraPipeline:
                 w, h = frame.wh
                 request = EvidenceRequest(frame.image, ts, (0.0, 0.0, float(w), float(h)), finding.label, None)
             seq = self.recorder.record(event, request)
+            self.fault_events += 1
             if seq is not None:
-                self.fault_events += 1
                 seqs.append(seq)
         return seqs
 

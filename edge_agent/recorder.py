@@ -2,11 +2,21 @@
 
 The picture is written and fsynced first and the outbox row that points at it is committed second, so no
 stored event ever refers to a missing picture; a crash in between leaves only an orphan file, pruned at start.
+
+Rendering a picture (YuNet face blur, annotation, JPEG) takes tens of milliseconds, so by default it runs on one
+evidence thread fed by a bounded queue instead of on the camera's inference path. Every event, with a picture or
+not, goes through that one queue so the outbox keeps the order in which the pipelines decided them (a stay's
+`start` before its `end`). When the queue is full the camera thread waits for room (logged as a warning): no event
+is ever dropped for speed, and the camera falls behind only by the frames its reader skips meanwhile. `close()`
+drains the queue into the outbox; the events still queued when the process is killed are the only ones lost, as
+with the frames in flight. The face blur happens on the evidence thread before anything is written or sent.
 """
 
 from __future__ import annotations
 
 import logging
+import queue
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,10 +33,15 @@ from edge_agent.metrics import EdgeMetrics
 
 log = logging.getLogger(__name__)
 
+_STOP = object()  # queue sentinel: the evidence thread ends after everything queued before it
+
 
 @dataclass(frozen=True, slots=True)
 class EvidenceRequest:
-    """What to draw on the frame: the object's box and label, and the zone outline (pixels)."""
+    """What to draw on the frame: the object's box and label, and the zone outline (pixels).
+
+    `frame` is read, never written: the pipeline hands over the decoded frame itself, not a copy.
+    """
 
     frame: np.ndarray
     ts: datetime
@@ -44,9 +59,16 @@ class EventRecorder:
         blurrer: FaceBlurrer | None,
         on_recorded: Callable[[], None] = lambda: None,
         metrics: EdgeMetrics | None = None,
+        *,
+        background: bool = True,
+        queue_limit: int = 16,
     ) -> None:
+        """`background`: render and store on the evidence thread (False: on the caller's, as `record` returns);
+        `queue_limit`: events waiting for that thread before callers wait (each holds one frame in memory)."""
         if evidence.enabled and evidence.blur_faces and blurrer is None:
             raise ValueError("evidence.blur_faces is on but no face detector was given")
+        if queue_limit < 1:
+            raise ValueError(f"queue_limit must be at least 1, got {queue_limit}")
         self.outbox = outbox
         self.evidence_dir = evidence_dir
         self.evidence = evidence
@@ -54,9 +76,81 @@ class EventRecorder:
         self.on_recorded = on_recorded
         self.metrics = metrics
         self.recorded = 0
+        self.refused = 0
+        self.queue_full_waits = 0
+        self.queue_limit = queue_limit
+        self._queue: queue.Queue = queue.Queue(maxsize=queue_limit)
+        self._lock = threading.Lock()  # guards starting/closing the thread against concurrent record() calls
+        self._closed = not background
+        self._thread: threading.Thread | None = None
 
     def record(self, event: dict[str, Any], request: EvidenceRequest | None) -> int | None:
-        """Store the event (with its picture when `request` is given); returns its seq, None when refused."""
+        """Store the event (with its picture when `request` is given).
+
+        Synchronous mode (or after `close`): returns the seq, None when the outbox refused the event.
+        Background mode: queues it and returns None; `flush()` waits until everything queued is stored.
+        """
+        with self._lock:
+            if self._closed:
+                return self._store(event, request)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="evidence", daemon=True)
+                self._thread.start()
+            # Queued under the lock, so nothing can slip in behind close()'s stop marker and be left behind.
+            try:
+                self._queue.put_nowait((event, request))
+            except queue.Full:
+                self.queue_full_waits += 1
+                # Loud on purpose: a camera thread that waits here is losing frames to evidence rendering.
+                log.warning(
+                    "evidence queue full (%d events waiting): camera thread waits to record %s %s",
+                    self.queue_limit,
+                    event.get("kind"),
+                    event.get("incident_key"),
+                )
+                self._queue.put((event, request))
+        return None
+
+    def flush(self, timeout_s: float | None = None) -> bool:
+        """Wait until every event queued so far is stored (or refused); False when `timeout_s` ran out first."""
+        done = threading.Event()
+        with self._lock:
+            if self._closed or self._thread is None:
+                return True
+            self._queue.put(done)
+        return done.wait(timeout_s)
+
+    def close(self, timeout_s: float = 30.0) -> None:
+        """Store everything still queued, then record synchronously from now on (the agent's stop)."""
+        with self._lock:
+            thread, self._closed = self._thread, True
+            if thread is not None:
+                self._queue.put(_STOP)
+        if thread is None:
+            return
+        thread.join(timeout_s)
+        if thread.is_alive():
+            log.error("evidence thread still busy after %.0f s: %d event(s) not stored", timeout_s, self.pending())
+
+    def pending(self) -> int:
+        """Events queued and not yet stored."""
+        return self._queue.qsize()
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is _STOP:
+                return
+            if isinstance(item, threading.Event):  # a flush marker: everything before it is stored
+                item.set()
+                continue
+            event, request = item
+            try:
+                self._store(event, request)
+            except Exception:  # one broken picture or a full disk must not end the recording of later events
+                log.exception("recording event %s (%s) failed", event.get("event_id"), event.get("incident_key"))
+
+    def _store(self, event: dict[str, Any], request: EvidenceRequest | None) -> int | None:
         path = None
         if request is not None and self.evidence.enabled:
             picture = render_evidence(
@@ -75,6 +169,7 @@ class EventRecorder:
             seq = self.outbox.append(event, evidence_path=path)
         except OutboxFull as exc:
             log.error("%s (incident %s, phase %s)", exc, event["incident_key"], event["phase"])
+            self.refused += 1
             if self.metrics is not None:
                 self.metrics.events_refused.inc()
             if path is not None:

@@ -41,6 +41,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=0, help="ONNX Runtime intra-op threads (0: its default)")
     p.add_argument("--dwell-s", type=float, default=2.0, help="parking dwell before a start event (with evidence)")
     p.add_argument("--update-every-s", type=float, default=30.0, help="least seconds between a stay's update events")
+    p.add_argument(
+        "--baseline",
+        action="store_true",
+        help="also run pipeline_Ncam_inline legs: integrity on every frame, evidence on the camera thread (before)",
+    )
     p.add_argument("--no-peer", action="store_true", help="skip the Ultralytics leg (needs no training venv)")
     p.add_argument(
         "--peer-python", type=Path, default=REPO / ".venv-training" / "bin" / "python", help="training venv python"
@@ -100,11 +105,11 @@ def build_legs(args: argparse.Namespace, models: list[str], cameras: list[int], 
             return {"frames": n, "seconds": t}
 
         legs += [(f"{name}/ort_session", name, raw), (f"{name}/detector", name, det)]
-        for count in cameras:
+        for count, inline in [(c, i) for c in cameras for i in ([False, True] if args.baseline else [False])]:
 
-            def pipe(s: float, d=detector, c=count) -> dict:
+            def pipe(s: float, d=detector, c=count, i=inline) -> dict:
                 r = run_pipeline(
-                    d, blurrer, str(source), c, s, dwell_s=args.dwell_s, update_every_s=args.update_every_s
+                    d, blurrer, str(source), c, s, dwell_s=args.dwell_s, update_every_s=args.update_every_s, inline=i
                 )
                 return {
                     "frames": r.frames,
@@ -114,7 +119,7 @@ def build_legs(args: argparse.Namespace, models: list[str], cameras: list[int], 
                     "evidence_uploads": r.evidence_uploads,
                 }
 
-            legs.append((f"{name}/pipeline_{count}cam", name, pipe))
+            legs.append((f"{name}/pipeline_{count}cam{'_inline' if inline else ''}", name, pipe))
         if peer is not None and name == PEER_MODEL:
 
             def ultra(s: float) -> dict:

@@ -1,8 +1,8 @@
 """The whole edge pipeline for N cameras, built from the agent's own classes, run for a fixed time window.
 
 Per camera: PrefetchFeed (decode) -> PipelineWorker -> CameraPipeline (detect on the shared detector under the
-shared inference lock, ByteTrack, parking analytic on a zone, camera-integrity check) -> EventRecorder (evidence
-JPEG with YuNet face blur, fsynced, then the SQLite outbox) -> EventSender -> AckingLink. This is how
+shared inference lock, ByteTrack, parking analytic on a zone, camera-integrity check) -> EventRecorder (its evidence
+thread: JPEG with YuNet face blur, fsynced, then the SQLite outbox) -> EventSender -> AckingLink. This is how
 `EdgeAgent._start` wires them; only the reader (real-time pacing) and the MQTT/HTTP transport are replaced.
 """
 
@@ -92,8 +92,13 @@ def run_pipeline(
     update_every_s: float = 30.0,
     warmup_frames: int = 2,
     work_dir: Path | None = None,
+    inline: bool = False,
 ) -> PipelineResult:
-    """Run `cameras` pipelines on `source` for `seconds` after a warm-up; frames counted only inside the window."""
+    """Run `cameras` pipelines on `source` for `seconds` after a warm-up; frames counted only inside the window.
+
+    `inline`: the agent as it was before the integrity check got its time budget and evidence its own thread
+    (integrity on every frame, evidence rendered on the camera thread), for a same-run before/after comparison.
+    """
     with tempfile.TemporaryDirectory(prefix="edge-bench-", dir=work_dir) as tmp:
         data = Path(tmp)
         outbox = Outbox(data / "outbox.sqlite")
@@ -102,8 +107,16 @@ def run_pipeline(
         link.on_ack = sender.on_ack
         metrics = EdgeMetrics()
         recorder = EventRecorder(
-            outbox, data / "evidence", EvidenceConfig(), blurrer, on_recorded=sender.wake, metrics=metrics
+            outbox,
+            data / "evidence",
+            EvidenceConfig(),
+            blurrer,
+            on_recorded=sender.wake,
+            metrics=metrics,
+            background=not inline,
         )
+        # 60 checks a second is more than any camera here delivers: every frame is checked, as before the budget.
+        integrity_config = IntegrityConfig(max_checks_per_s=60.0) if inline else IntegrityConfig()
         counter = _FrameCounter(metrics)
         rules = bench_rules(dwell_s, update_every_s)
         lock, latency = threading.Lock(), LatencyWindow()
@@ -115,7 +128,7 @@ def run_pipeline(
                 camera_id = f"cam-{n + 1:02d}"
                 camera = CameraConfig(camera_id=camera_id, source=source, fps=60, rules=Path("bench-rules.yaml"))
                 feed = PrefetchFeed(camera_id, source)
-                integrity = CameraFaultDetector(camera_id, IntegrityConfig(), check_frozen=False)
+                integrity = CameraFaultDetector(camera_id, integrity_config, check_frozen=False)
                 pipeline = CameraPipeline(
                     camera,
                     rules,
@@ -141,6 +154,7 @@ def run_pipeline(
                 worker.stop()
             for feed in feeds:
                 feed.stop()
+            recorder.close()  # what the agent's stop does: queued events reach the outbox
             sender.stop()
             link.stop()
             outbox.close()

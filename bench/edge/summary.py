@@ -41,6 +41,9 @@ def ratios(measurements: list[dict], models: list[str], cameras: list[int], peer
             pipe = f"{model}/pipeline_{n}cam"
             out[f"{model}: pipeline_{n}cam / detector"] = ratio(measurements, pipe, det)
             out[f"{model}: pipeline_{n}cam / ort_session"] = ratio(measurements, pipe, raw)
+            # Present only with --baseline: the same pipeline as before the speed-ups, and new over old.
+            out[f"{model}: pipeline_{n}cam_inline / detector"] = ratio(measurements, f"{pipe}_inline", det)
+            out[f"{model}: pipeline_{n}cam / pipeline_{n}cam_inline"] = ratio(measurements, pipe, f"{pipe}_inline")
             if peer and model == "yolov8n_int8":
                 peer_leg = f"{model}/ultralytics_track"
                 out[f"{model}: pipeline_{n}cam / ultralytics_track"] = ratio(measurements, pipe, peer_leg)

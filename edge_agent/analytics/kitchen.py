@@ -13,9 +13,8 @@ code changes. COCO's `mouse` is a computer mouse: never map it to `rodent` for a
 
 from __future__ import annotations
 
-from datetime import datetime, time
+from datetime import datetime
 from typing import Annotated, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import cv2
 import numpy as np
@@ -25,32 +24,19 @@ from edge_agent.analytics import kitchen_match as match
 from edge_agent.analytics.finding import Finding, FrameContext, episode_stamp
 from edge_agent.analytics.motion import ALGORITHM as MOTION_ALGORITHM
 from edge_agent.analytics.motion import MotionBlobDetector, MotionParams
+from edge_agent.analytics.schedule import Schedule, WeeklyWindow, check_timezone
 from edge_agent.analytics.zone_dwell import DwellPolicy, ZoneDwell
 from edge_agent.detections import Detections
 from edge_agent.zones import Zone, anchors_normalised
 
 KIND = "kitchen_violation"
 Role = Literal["person", "hat", "mask", "phone", "smoking", "rodent", "no_hat", "no_mask"]
-Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-DAYS: tuple[Day, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+# Business hours are the shared weekly windows (same `{days, start, end}` format; overnight when end < start).
+BusinessHours = WeeklyWindow
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class BusinessHours(_Strict):
-    days: list[Day] = Field(list(DAYS), min_length=1)
-    start: time = time(6, 0)
-    end: time = Field(time(22, 0), description="an end before the start means the hours run past midnight")
-
-    def contains(self, local: datetime) -> bool:
-        now, day = local.time(), DAYS[local.weekday()]
-        if self.start <= self.end:
-            return day in self.days and self.start <= now < self.end
-        # Overnight: the part after midnight belongs to the previous day's opening.
-        previous = DAYS[(local.weekday() - 1) % 7]
-        return (day in self.days and now >= self.start) or (previous in self.days and now < self.end)
 
 
 class RodentMotionConfig(_Strict):
@@ -92,11 +78,7 @@ class KitchenRuleConfig(_Strict):
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, name: str) -> str:
-        try:
-            ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {name!r}; use an IANA name such as Asia/Shanghai") from None
-        return name
+        return check_timezone(name)
 
     @model_validator(mode="after")
     def _has_people(self) -> KitchenRuleConfig:
@@ -138,7 +120,7 @@ class KitchenAnalytic:
         self.camera_id = camera_id
         self.config = config
         self.zones = zones
-        self.tz = ZoneInfo(config.timezone)
+        self.hours = Schedule(timezone=config.timezone, windows=config.business_hours)
         self.kitchen_zones = kitchen_zones = [zones[z] for z in config.zones]
         people = tuple(config.classes_of("person"))
         # Evidence checks (a phone seen) must hold persist_s in the dwell machine; absence checks (no hat seen)
@@ -181,8 +163,7 @@ class KitchenAnalytic:
         return subtypes
 
     def is_open(self, ts: datetime) -> bool:
-        local = ts.astimezone(self.tz)
-        return any(hours.contains(local) for hours in self.config.business_hours)
+        return self.hours.active(ts)
 
     def observe(self, frame: FrameContext) -> list[Finding]:
         if frame.detections.tracker_id is None:

@@ -4,25 +4,34 @@ Pure state machine over (time, tracked detections): no clock, video or I/O, so i
 detections. Per (zone, track): `start` once dwell >= threshold, `update` at most every `update_every_s` with the
 grown dwell, `end` once the vehicle has not been seen in the zone for `leave_after_s` (which also rides out
 short detector misses).
+
+With time `windows` (no parking 07:00-19:00 on working days) only time inside a window, `grace_s` after its
+opening, counts: a car parked at 06:50 counts from 07:00 (+ grace), so a 300 s threshold fires at 07:05. An open
+stay gets an `end` (`end_reason: window_closed`) on the first frame after the window closes; a vehicle still
+there counts afresh at the next opening. Durations use the monotonic clock; only the window test and the start
+of counting use the frame's wall-clock time.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
+from edge_agent.analytics.schedule import Schedule, TimeWindowedRule
 from edge_agent.detections import Detections
 from edge_agent.plates.options import PlateOptions
 from edge_agent.zones import Zone, anchors_normalised
 
 KIND = "illegal_parking"
 SUBTYPE = "no_parking_zone"
+EndReason = Literal["left", "window_closed"]
 
 
-class ParkingRuleConfig(BaseModel):
+class ParkingRuleConfig(TimeWindowedRule):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     type: Literal["parking"]
@@ -48,6 +57,8 @@ class ParkingEvent:
     """Last box of the vehicle in frame pixels."""
     confidence: float
     class_name: str
+    end_reason: EndReason | None = None
+    """Set on `end` events: the vehicle `left`, or the time `window_closed` on it."""
 
 
 @dataclass(slots=True)
@@ -57,6 +68,8 @@ class _Stay:
     xyxy: tuple[float, float, float, float]
     confidence: float
     class_name: str
+    counted_from: float | None = None
+    """Monotonic time the dwell counts from; None while outside the time windows."""
     started: bool = False
     last_report: float = 0.0
 
@@ -67,17 +80,27 @@ class ParkingAnalytic:
         self.config = config
         self.zones = zones
         self.classes = frozenset(config.classes)
+        self.schedule: Schedule | None = config.schedule
         self._stays: dict[tuple[str, int], _Stay] = {}
 
-    def observe(self, now: float, detections: Detections, frame_wh: tuple[int, int]) -> list[ParkingEvent]:
-        """Feed one analysed frame (`now` monotonic seconds, detections carrying tracker ids)."""
+    def observe(
+        self, now: float, detections: Detections, frame_wh: tuple[int, int], wall: datetime | None = None
+    ) -> list[ParkingEvent]:
+        """Feed one analysed frame: `now` monotonic seconds, detections carrying tracker ids, `wall` the frame's
+        timezone-aware capture time (required when the rule has time windows)."""
         if detections.tracker_id is None:
             raise ValueError("parking needs tracked detections (tracker_id is None)")
         cfg = self.config
+        counting_since = self._counting_since(now, wall)
         eligible = detections[detections.class_mask(self.classes) & (detections.confidence >= cfg.min_confidence)]
         anchors = anchors_normalised(eligible, frame_wh)
         names = eligible.names()
         events: list[ParkingEvent] = []
+        if counting_since is None:  # the window just closed on open stays: end them, keep watching the vehicles
+            for key, stay in self._stays.items():
+                if stay.started:
+                    events.append(self._event("end", key, stay, stay.last_seen - stay.counted_from, "window_closed"))
+                stay.counted_from, stay.started = None, False
         for zone in self.zones:
             for i in np.nonzero(zone.contains(anchors))[0]:
                 key = (zone.id, int(eligible.tracker_id[i]))
@@ -87,7 +110,11 @@ class ParkingAnalytic:
                     stay = self._stays[key] = _Stay(now, now, box, float(eligible.confidence[i]), names[i])
                 stay.last_seen, stay.xyxy = now, box
                 stay.confidence, stay.class_name = float(eligible.confidence[i]), names[i]
-                dwell = now - stay.first_seen
+                if counting_since is None:
+                    continue
+                if stay.counted_from is None:
+                    stay.counted_from = max(stay.first_seen, counting_since)
+                dwell = now - stay.counted_from
                 if not stay.started and dwell >= cfg.dwell_s:
                     stay.started, stay.last_report = True, now
                     events.append(self._event("start", key, stay, dwell))
@@ -98,8 +125,24 @@ class ParkingAnalytic:
             if now - stay.last_seen > cfg.leave_after_s:
                 del self._stays[key]
                 if stay.started:
-                    events.append(self._event("end", key, stay, stay.last_seen - stay.first_seen))
+                    events.append(self._event("end", key, stay, stay.last_seen - stay.counted_from, "left"))
         return events
+
+    def _counting_since(self, now: float, wall: datetime | None) -> float | None:
+        """Monotonic time from which stays count in this frame (-inf: always), or None outside the windows.
+
+        The window's opening (+ grace) is turned into monotonic time through this frame's pair of clocks, so a
+        car already there counts from the exact opening even when frames are sparse.
+        """
+        if self.schedule is None:
+            return float("-inf")
+        if wall is None:
+            raise ValueError(f"parking rule {self.config.id} has time windows: observe needs the frame's wall time")
+        opened = self.schedule.opened_at(wall)
+        if opened is None:
+            return None
+        since_open = (wall - opened).total_seconds() - self.config.grace_s
+        return None if since_open < 0 else now - since_open
 
     def open_keys(self) -> list[str]:
         """Incident keys of stays that produced a start and no end yet."""
@@ -108,7 +151,14 @@ class ParkingAnalytic:
     def _key(self, key: tuple[str, int]) -> str:
         return f"{self.camera_id}/{key[0]}/track-{key[1]}"
 
-    def _event(self, phase: Literal["start", "update", "end"], key: tuple[str, int], stay: _Stay, dwell: float):
+    def _event(
+        self,
+        phase: Literal["start", "update", "end"],
+        key: tuple[str, int],
+        stay: _Stay,
+        dwell: float,
+        end_reason: EndReason | None = None,
+    ) -> ParkingEvent:
         return ParkingEvent(
             phase=phase,
             zone_id=key[0],
@@ -118,4 +168,5 @@ class ParkingAnalytic:
             xyxy=stay.xyxy,
             confidence=round(stay.confidence, 3),
             class_name=stay.class_name,
+            end_reason=end_reason,
         )

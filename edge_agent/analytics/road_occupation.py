@@ -1,16 +1,18 @@
 """Road occupation (street vending): people or objects staying in a no-vending zone past a threshold.
 
 The dwell logic is the parking machine (`ZoneDwell`), fed with the configured classes: a vendor, their stall
-table, chairs, umbrella. Where the object stands is the bottom-centre of its box, as for vehicles.
+table, chairs, umbrella. Where the object stands is the bottom-centre of its box, as for vehicles. Optional time
+`windows` (e.g. vending banned only in market-free hours) count stays as in parking.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from edge_agent.analytics.finding import Finding, FrameContext
+from edge_agent.analytics.schedule import TimeWindowedRule
 from edge_agent.analytics.zone_dwell import DwellPolicy, ZoneDwell
 from edge_agent.zones import Zone
 
@@ -18,7 +20,7 @@ KIND = "road_occupation"
 SUBTYPE = "street_vending"
 
 
-class RoadOccupationRuleConfig(BaseModel):
+class RoadOccupationRuleConfig(TimeWindowedRule):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     type: Literal["road_occupation"]
@@ -45,6 +47,8 @@ class RoadOccupationAnalytic:
             dwell_s=config.dwell_s,
             update_every_s=config.update_every_s,
             leave_after_s=config.leave_after_s,
+            schedule=config.schedule,
+            grace_s=config.grace_s,
         )
         self.dwell = ZoneDwell(camera_id, "occupation", policy, zones)
 
@@ -62,8 +66,9 @@ class RoadOccupationAnalytic:
                 xyxy=e.xyxy,
                 track_id=e.track_id,
                 object_class=e.class_name,
+                extra={"end_reason": e.end_reason} if e.end_reason else {},
             )
-            for e in self.dwell.observe(frame.mono, frame.detections, frame.wh)
+            for e in self.dwell.observe(frame.mono, frame.detections, frame.wh, frame.ts)
         ]
 
     def open_keys(self) -> list[str]:

@@ -5,14 +5,17 @@ an end once the object has been gone for a grace period, short detector misses r
 (a vendor standing in a no-vending zone) and kitchen person checks (a person without a hat for N seconds) are
 the same machine fed with different objects, so they drive it through this adapter instead of copying it.
 The adapter only scopes incident keys (`cam/zone/<scope>/track-N`) so two analytics watching the same zone and
-track never share an incident.
+track never share an incident. Time windows (`DwellPolicy.schedule`, `grace_s`) work as in parking.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
 
 from edge_agent.analytics.parking import ParkingAnalytic, ParkingEvent, ParkingRuleConfig
+from edge_agent.analytics.schedule import Schedule
 from edge_agent.detections import Detections
 from edge_agent.zones import Zone
 
@@ -24,6 +27,9 @@ class DwellPolicy:
     dwell_s: float
     update_every_s: float
     leave_after_s: float
+    schedule: Schedule | None = None
+    """Count stays only inside these windows; None = always."""
+    grace_s: float = 0.0
 
 
 class ZoneDwell:
@@ -41,12 +47,15 @@ class ZoneDwell:
             dwell_s=policy.dwell_s,
             update_every_s=policy.update_every_s,
             leave_after_s=policy.leave_after_s,
+            **_window_fields(policy),
         )
         self._machine = ParkingAnalytic(camera_id, carrier, zones)
 
-    def observe(self, now: float, detections: Detections, frame_wh: tuple[int, int]) -> list[ParkingEvent]:
+    def observe(
+        self, now: float, detections: Detections, frame_wh: tuple[int, int], wall: datetime | None = None
+    ) -> list[ParkingEvent]:
         """Same contract as `ParkingAnalytic.observe`; incident keys come back scoped."""
-        events = self._machine.observe(now, detections, frame_wh)
+        events = self._machine.observe(now, detections, frame_wh, wall)
         return [replace(e, incident_key=self.key(e.zone_id, e.track_id)) for e in events]
 
     def key(self, zone_id: str, track_id: int) -> str:
@@ -60,3 +69,11 @@ class ZoneDwell:
 def _insert_scope(zone_and_track: str, scope: str) -> str:
     zone, _, track = zone_and_track.rpartition("/")
     return f"{zone}/{scope}/{track}"
+
+
+def _window_fields(policy: DwellPolicy) -> dict[str, Any]:
+    """The carrier rule's window fields; none at all without a schedule (the rule refuses stray ones)."""
+    if policy.schedule is None:
+        return {}
+    sched = policy.schedule
+    return {"windows": sched.windows, "timezone": sched.timezone, "holidays": sched.holidays, "grace_s": policy.grace_s}

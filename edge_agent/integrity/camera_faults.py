@@ -10,6 +10,9 @@ footage with synthetic corruptions. Each frame is reduced to a few measurements:
 A fault starts once its condition has held for its hold time and ends after it has been clear for `clear_s`
 (hysteresis: a bus passing in front of the camera for a few seconds is not a fault). A covered camera is not also
 reported as moved or defocused, and a moved one not as defocused: one cause, one incident.
+
+The pipeline analyses at most `max_checks_per_s` frames a second (`due`): every threshold is in seconds, and a
+reduction plus phase correlation on every frame of a fast camera would take CPU from the inference.
 """
 
 from __future__ import annotations
@@ -96,6 +99,7 @@ class CameraFaultDetector:
         self.last = None  # type: FrameMeasures | None
         self._prev: np.ndarray | None = None
         self._last_frame: float | None = None
+        self._last_check: float | None = None
         self._started: float | None = None
         self._healthy_since: float | None = None
         self._reference_at = 0.0
@@ -115,6 +119,16 @@ class CameraFaultDetector:
         """Faults now open: subtype -> monotonic time the condition began."""
         return {s: h.active_since for s, h in self._state.items() if h.active_since is not None}
 
+    def due(self, now: float) -> bool:
+        """Whether a frame arriving at `now` should be analysed (`observe`d): at most `max_checks_per_s` a second.
+
+        The pipeline asks before reducing the frame, so a skipped frame costs nothing. A frame whose time is up to
+        1 ms early still counts as due, so a camera at exactly 2x the rate is not halved again by jitter.
+        """
+        if self._last_check is None:
+            return True
+        return now - self._last_check >= 1.0 / self.config.max_checks_per_s - 1e-3
+
     def tick(self, now: float) -> list[Finding]:
         """Call when no frame arrived (the pipeline's idle poll): drives the offline fault."""
         if self._started is None:
@@ -129,7 +143,7 @@ class CameraFaultDetector:
             self._started = now
         m = self.measure(grey)
         self.last = m
-        self._prev, self._last_frame = grey, now
+        self._prev, self._last_frame, self._last_check = grey, now, now
         findings = self._step(now, "offline", False, {})
         occluded = m.blank >= cfg.occluded_fraction and (
             self.reference is None or m.blank - self.reference_blank >= cfg.occluded_margin

@@ -9,6 +9,14 @@ class IntegrityConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     enabled: bool = True
+    max_checks_per_s: float = Field(
+        2.0,
+        gt=0,
+        le=60,
+        # Every threshold below is in seconds, so checking a few frames a second finds the same faults at the same
+        # times as checking all of them, for a fraction of the CPU the inference thread needs.
+        description="analyse at most this many frames per second per camera; the others are skipped",
+    )
     analysis_width: int = Field(320, ge=64, le=1280, description="frames are reduced to this width, grey")
     check_frozen: bool | None = Field(None, description="None: on for streams and videos, off for still images")
     offline_s: float = Field(60.0, gt=0, description="no frame for this long: offline")

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.skipif(
 
 def test_tiny_bench_run_reports_every_leg_and_the_ratios() -> None:
     cmd = [sys.executable, "-m", "bench.edge.pipeline_bench", "--shared", str(SHARED), "--no-peer"]
-    cmd += ["--models", "yolox_nano", "--cameras", "1,2", "--rounds", "1", "--seconds", "0.3"]
+    cmd += ["--models", "yolox_nano", "--cameras", "1,2", "--rounds", "1", "--seconds", "0.3", "--baseline"]
     done = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     records = [json.loads(line) for line in done.stdout.splitlines()]
@@ -33,6 +33,8 @@ def test_tiny_bench_run_reports_every_leg_and_the_ratios() -> None:
         "yolox_nano/detector",
         "yolox_nano/pipeline_1cam",
         "yolox_nano/pipeline_2cam",
+        "yolox_nano/pipeline_1cam_inline",  # --baseline: the same pipeline before the integrity budget/evidence thread
+        "yolox_nano/pipeline_2cam_inline",
     }
     assert all(r["frames"] > 0 and r["fps"] > 0 for r in measured.values())
     assert measured["yolox_nano/pipeline_2cam"]["cameras"] == 2
@@ -42,6 +44,7 @@ def test_tiny_bench_run_reports_every_leg_and_the_ratios() -> None:
     ratio = summary["ratios"]["yolox_nano: pipeline_1cam / detector"]["of_medians"]
     expected = measured["yolox_nano/pipeline_1cam"]["fps"] / measured["yolox_nano/detector"]["fps"]
     assert ratio == pytest.approx(expected, abs=0.002)
+    assert "yolox_nano: pipeline_2cam / pipeline_2cam_inline" in summary["ratios"]
 
 
 def test_bad_arguments_are_refused_with_the_reason() -> None:

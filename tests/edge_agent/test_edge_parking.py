@@ -1,11 +1,25 @@
-"""The dwell state machine on synthetic tracked detections and a fake clock (plain numbers)."""
+"""The dwell state machine on synthetic tracked detections and a fake clock (plain numbers), and its time windows."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import numpy as np
 import pytest
 
+from cityops.contract.messages import Event
+from edge_agent.analytics.finding import FrameContext
 from edge_agent.analytics.parking import ParkingAnalytic, ParkingRuleConfig
+from edge_agent.analytics.road_occupation import RoadOccupationAnalytic, RoadOccupationRuleConfig
+from edge_agent.capture.sources import Frame
+from edge_agent.config import CameraConfig
 from edge_agent.detections import Detections
+from edge_agent.health import LatencyWindow
+from edge_agent.models.manifest import load_manifest
+from edge_agent.pipeline import CameraPipeline
+from edge_agent.rules import load_rules
 from edge_agent.zones import Zone, ZoneConfig
 
 NAMES = ("person", "bicycle", "car", "motorcycle", "airplane", "bus", "train", "truck")
@@ -105,3 +119,163 @@ def test_each_track_is_its_own_incident() -> None:
 def test_untracked_detections_are_refused() -> None:
     with pytest.raises(ValueError, match="tracked"):
         make().observe(0.0, Detections.from_arrays([IN_ZONE], [0.9], [2], NAMES), FRAME)
+
+
+# --- time windows: no parking 07:00-19:00 on working days (Asia/Shanghai) -------------------------------------
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+WED_0650 = datetime(2026, 7, 1, 6, 50, tzinfo=SHANGHAI)  # 2026-07-01 is a Wednesday
+CAR = (IN_ZONE, 2, 5, 0.8)
+
+
+def windowed(grace_s: float = 0.0, **extra) -> ParkingAnalytic:
+    config = ParkingRuleConfig(
+        type="parking",
+        zones=["zone-a"],
+        dwell_s=300,
+        update_every_s=60,
+        leave_after_s=20,
+        timezone="Asia/Shanghai",
+        windows=[{"days": ["mon", "tue", "wed", "thu", "fri"], "start": "07:00", "end": "19:00"}],
+        grace_s=grace_s,
+        **extra,
+    )
+    zone = Zone(ZoneConfig(id="zone-a", polygon=[(0.2, 0.4), (0.8, 0.4), (0.8, 0.8), (0.2, 0.8)]))
+    return ParkingAnalytic("cam-1", config, [zone])
+
+
+def drive(a: ParkingAnalytic, start: datetime, seconds: range, *rows, mono0: float = 1000.0) -> list[tuple]:
+    """Frames at `start + s` (monotonic clock `mono0 + s`); returns (local wall time, event) pairs."""
+    out = []
+    for s in seconds:
+        wall = start + timedelta(seconds=s)
+        out += [(wall, e) for e in a.observe(mono0 + s, tracked(*rows), FRAME, wall)]
+    return out
+
+
+def test_car_parked_before_the_window_counts_from_its_opening() -> None:
+    a = windowed()
+    events = drive(a, WED_0650, range(0, 1050, 7), CAR)  # sparse frames: 7 s apart, none exactly at 07:00
+    wall, start = events[0]
+    assert start.phase == "start" and wall.time() == time(7, 5, 3)  # first frame at or after 07:05:00
+    assert start.dwell_s == 303.0  # counted from 07:00:00 exactly, not from the first frame after it (07:00:06)
+    assert [(w.time(), e.phase, e.dwell_s) for w, e in events[1:]] == [
+        (time(7, 6, 6), "update", 366.0),
+        (time(7, 7, 9), "update", 429.0),
+    ]
+
+
+def test_grace_period_delays_counting_after_the_opening() -> None:
+    a = windowed(grace_s=120)
+    (first, *_) = drive(a, WED_0650, range(0, 1200, 10), CAR)
+    assert first[0].time() == time(7, 7) and first[1].dwell_s == 300.0
+
+
+def test_window_closing_ends_the_stay_and_next_opening_starts_afresh() -> None:
+    a = windowed()
+    evening = datetime(2026, 7, 1, 18, 50, tzinfo=SHANGHAI)
+    events = drive(a, evening, range(0, 1200, 10), CAR)  # 18:50 to 19:10, the car never moves
+    assert [(w.time(), e.phase) for w, e in events] == [
+        (time(18, 55), "start"),
+        (time(18, 56), "update"),
+        (time(18, 57), "update"),
+        (time(18, 58), "update"),
+        (time(18, 59), "update"),
+        (time(19, 0), "end"),
+    ]
+    end = events[-1][1]
+    assert (end.end_reason, end.dwell_s, end.incident_key) == ("window_closed", 590.0, "cam-1/zone-a/track-5")
+    assert a.open_keys() == []
+    # Still parked overnight (frames sparse enough not to matter): nothing until 07:05 the next morning.
+    night = drive(a, evening, range(1200, 12 * 3600 + 20 * 60, 60), CAR)
+    (start,) = [(w, e) for w, e in night if e.phase == "start"]
+    assert start[0] == datetime(2026, 7, 2, 7, 5, tzinfo=SHANGHAI) and start[1].dwell_s == 300.0
+
+
+def test_no_stay_counts_outside_the_windows() -> None:
+    a = windowed()
+    saturday = datetime(2026, 7, 4, 9, 0, tzinfo=SHANGHAI)
+    assert drive(a, saturday, range(0, 3600, 30), CAR) == []
+    holiday = windowed(holidays=["2026-07-01"])
+    assert drive(holiday, WED_0650, range(0, 3600, 30), CAR) == []
+
+
+def test_vehicle_leaving_ends_with_reason_left() -> None:
+    a = windowed()
+    events = drive(a, datetime(2026, 7, 1, 9, 0, tzinfo=SHANGHAI), range(0, 400, 10), CAR)
+    events += drive(a, datetime(2026, 7, 1, 9, 0, tzinfo=SHANGHAI), range(400, 440, 10))
+    assert [(e.phase, e.end_reason) for _, e in events] == [("start", None), ("update", None), ("end", "left")]
+
+
+def test_windowed_rule_needs_the_wall_clock() -> None:
+    with pytest.raises(ValueError, match="needs the frame's wall time"):
+        windowed().observe(0.0, tracked(CAR), FRAME)
+
+
+def test_road_occupation_windows_end_with_a_reason_field() -> None:
+    config = RoadOccupationRuleConfig(
+        type="road_occupation",
+        zones=["zone-a"],
+        dwell_s=60,
+        update_every_s=600,
+        timezone="UTC",
+        windows=[{"start": "07:00", "end": "19:00"}],
+    )
+    a = RoadOccupationAnalytic(
+        "cam-s", config, [Zone(ZoneConfig(id="zone-a", polygon=[(0, 0), (1, 0), (1, 1), (0, 1)]))]
+    )
+    image = np.zeros((100, 100, 3), np.uint8)
+    person = tracked((IN_ZONE, 0, 9, 0.9))
+    t0 = datetime(2026, 7, 1, 18, 57, tzinfo=UTC)
+    findings = [
+        f
+        for s in range(0, 300, 15)
+        for f in a.observe(FrameContext(float(s), t0 + timedelta(seconds=s), image, person))
+    ]
+    assert [(f.phase, f.measurements["dwell_s"], f.extra) for f in findings] == [
+        ("start", 60.0, {}),
+        ("end", 165.0, {"end_reason": "window_closed"}),
+    ]
+
+
+class _OneCarDetector:
+    spec = load_manifest().get("yolox_nano")
+
+    def detect(self, image: np.ndarray) -> Detections:
+        return Detections.from_arrays([[40, 30, 60, 60]], [0.9], [2], self.spec.classes)
+
+
+class _ListRecorder:
+    def __init__(self) -> None:
+        self.events: list[dict] = []
+
+    def record(self, event: dict, request) -> int:
+        self.events.append(event)
+        return len(self.events)
+
+
+def test_pipeline_feeds_the_frame_time_and_reports_the_end_reason(tmp_path: Path) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(
+        """
+version: 1
+zones: [{id: kerb, polygon: [[0.2, 0.4], [0.8, 0.4], [0.8, 0.8], [0.2, 0.8]]}]
+analytics:
+  - {type: parking, id: parking.kerb, zones: [kerb], dwell_s: 5, leave_after_s: 5, timezone: Asia/Shanghai,
+     windows: [{days: [mon, tue, wed, thu, fri], start: "07:00", end: "19:00"}]}
+"""
+    )
+    camera = CameraConfig(camera_id="cam-p", source="x.jpg", rules=rules)
+    recorder = _ListRecorder()
+    pipeline = CameraPipeline(camera, load_rules(rules), _OneCarDetector(), recorder, LatencyWindow())
+    image = np.zeros((100, 100, 3), np.uint8)
+    t0 = datetime(2026, 7, 1, 18, 59, 50, tzinfo=SHANGHAI)
+    for n in range(0, 20, 2):
+        pipeline.process(Frame(image, t0 + timedelta(seconds=n), 500.0 + n, n))
+    events = [Event.model_validate({**e, "seq": n}) for n, e in enumerate(recorder.events, start=1)]
+    # The tracker confirms the car on its second frame (18:59:52); the end comes with the first frame at 19:00.
+    assert [(e.phase, e.ts.astimezone(SHANGHAI).time(), e.measurements["dwell_s"]) for e in events] == [
+        ("start", time(18, 59, 58), 6.0),
+        ("end", time(19, 0), 6.0),
+    ]
+    assert recorder.events[1]["end_reason"] == "window_closed" and "end_reason" not in recorder.events[0]
