@@ -8,7 +8,7 @@ retransmitting out of order) are counted into that ended incident instead of ope
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Literal
@@ -84,26 +84,62 @@ def open_incident(device_id: str, event: Event, classify: Classifier) -> Inciden
     )
 
 
-def _absorb(current: Incident, event: Event, classify: Classifier) -> Incident:
-    """Count the event into the incident; newer readings win, older ones only fill gaps."""
-    incoming = dict(event.measurements or {})
-    newer = event.ts >= current.last_seen
-    measurements = {**current.measurements, **incoming} if newer else {**incoming, **current.measurements}
-    severity = more_severe(current.severity, classify(current.kind, current.subtype, measurements))
-    return replace(
-        current,
+def absorb_all(current: Incident, events: Sequence[Event], classify: Classifier) -> Incident:
+    """Count events into the incident one after another, in the given order; newer readings win, older ones only
+    fill gaps. Folds a whole run into ONE new Incident (no intermediate objects: ingest calls this for every
+    run of updates of a situation in a batch), with exactly the result of absorbing the events one by one."""
+    measurements: Mapping[str, float] = current.measurements
+    severity, last_seen, last_event_id = current.severity, current.last_seen, current.last_event_id
+    confidence, evidence_event_id = current.confidence, current.evidence_event_id
+    lon, lat, zone_id, camera_id = current.lon, current.lat, current.zone_id, current.camera_id
+    classified: Mapping[str, float] | None = None  # the readings last classified: the same ones give the same colour
+    for event in events:
+        incoming = event.measurements or {}
+        newer = event.ts >= last_seen
+        measurements = {**measurements, **incoming} if newer else {**incoming, **measurements}
+        if classified is None or measurements != classified:
+            severity = more_severe(severity, classify(current.kind, current.subtype, measurements))
+            classified = measurements
+        if newer:
+            last_seen, last_event_id = event.ts, event.event_id
+        if event.confidence is not None:
+            confidence = _max_conf(confidence, event.confidence)
+        if evidence_event_id is None and event.evidence:
+            evidence_event_id = event.event_id
+        if event.location is not None:
+            lon = lon if lon is not None else event.location.lon
+            lat = lat if lat is not None else event.location.lat
+        zone_id = zone_id or event.zone_id
+        camera_id = camera_id or event.camera_id
+    # The constructor, not dataclasses.replace: replace() walks the fields generically, ~2x slower per incident.
+    return Incident(
+        device_id=current.device_id,
+        incident_key=current.incident_key,
+        kind=current.kind,
         severity=severity,
-        last_seen=max(current.last_seen, event.ts),
-        last_event_id=event.event_id if newer else current.last_event_id,
-        event_count=current.event_count + 1,
-        confidence=_max_conf(current.confidence, event.confidence),
-        measurements=measurements,
-        evidence_event_id=current.evidence_event_id or (event.event_id if event.evidence else None),
-        lon=current.lon if current.lon is not None else (event.location.lon if event.location else None),
-        lat=current.lat if current.lat is not None else (event.location.lat if event.location else None),
-        zone_id=current.zone_id or event.zone_id,
-        camera_id=current.camera_id or event.camera_id,
+        status=current.status,
+        first_event_id=current.first_event_id,
+        last_event_id=last_event_id,
+        first_seen=current.first_seen,
+        last_seen=last_seen,
+        id=current.id,
+        subtype=current.subtype,
+        camera_id=camera_id,
+        zone_id=zone_id,
+        lon=lon,
+        lat=lat,
+        grid_id=current.grid_id,
+        district=current.district,
+        evidence_event_id=evidence_event_id,
+        ended_at=current.ended_at,
+        event_count=current.event_count + len(events),
+        confidence=confidence,
+        measurements=dict(measurements),
     )
+
+
+def _absorb(current: Incident, event: Event, classify: Classifier) -> Incident:
+    return absorb_all(current, (event,), classify)
 
 
 def merge(current: Incident | None, device_id: str, event: Event, classify: Classifier) -> Merge:

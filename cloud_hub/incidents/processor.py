@@ -11,6 +11,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
+from itertools import groupby
 
 import psycopg
 from prometheus_client import Counter
@@ -20,7 +21,7 @@ from cloud_hub.core.types import IngestedEvent
 from cloud_hub.dispatch.directory import GridDirectory
 from cloud_hub.dispatch.routing import GridIndex
 from cloud_hub.incidents import store
-from cloud_hub.incidents.merge import Incident, merge
+from cloud_hub.incidents.merge import Incident, absorb_all, merge
 from cloud_hub.incidents.severity import classify
 from cloud_hub.rules.loader import RulesStore
 from cloud_hub.rules.models import HubRules
@@ -66,26 +67,39 @@ class IncidentProcessor:
             return classify(rules.severity, kind, subtype, measurements)
 
         # Walk each situation's events in time order; `pending` keeps every incident this batch touched,
-        # in order, so a situation that ends and starts again yields an update and an insert.
+        # in order, so a situation that ends and starts again yields an update and an insert. A run of non-end
+        # events on an open incident is folded in one step (`absorb_all`): the common case under load.
         pending: list[Incident] = []
         latest: dict[tuple[str, str], int] = {}  # key -> index in pending of its latest incident
         ended_ids: set[int] = set()
-        for item in ordered:
-            key = (item.device_id, item.event.incident_key)
-            result = merge(current.get(key), item.device_id, item.event, classifier)
-            incident = result.incident
-            if result.action == "open":
-                incident = self._place(
-                    incident, places.get(incident.camera_id or ""), devices.get(item.device_id), index
-                )
-            if result.action == "update" and key in latest:
-                pending[latest[key]] = incident
-            else:
-                latest[key] = len(pending)
-                pending.append(incident)
-            if result.ended_now and incident.id is not None:
-                ended_ids.add(incident.id)
-            current[key] = incident
+        for key, group in groupby(ordered, key=lambda e: (e.device_id, e.event.incident_key)):
+            device_id = key[0]
+            run = [item.event for item in group]
+            at = 0
+            while at < len(run):
+                incident = current.get(key)
+                if incident is not None and incident.status == "open" and run[at].phase != "end":
+                    stop = at + 1
+                    while stop < len(run) and run[stop].phase != "end":
+                        stop += 1
+                    incident, action, ended_now = absorb_all(incident, run[at:stop], classifier), "update", False
+                    at = stop
+                else:
+                    result = merge(incident, device_id, run[at], classifier)
+                    incident, action, ended_now = result.incident, result.action, result.ended_now
+                    at += 1
+                if action == "open":
+                    incident = self._place(
+                        incident, places.get(incident.camera_id or ""), devices.get(device_id), index
+                    )
+                if action == "update" and key in latest:
+                    pending[latest[key]] = incident
+                else:
+                    latest[key] = len(pending)
+                    pending.append(incident)
+                if ended_now and incident.id is not None:
+                    ended_ids.add(incident.id)
+                current[key] = incident
 
         updates = [i for i in pending if i.id is not None]
         inserts = [i for i in pending if i.id is None]

@@ -10,6 +10,7 @@ is queued is stored and acked, anything left stays unacked at the broker for the
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import os
 import signal
@@ -23,6 +24,19 @@ from cloud_hub.ingest.service import IngestService, default_client_id
 log = logging.getLogger(__name__)
 
 DRAIN_TIMEOUT_S = 10.0
+# A batch allocates ~10 container objects per event (parsed JSON, pydantic models, rows) that live until it
+# commits. With CPython's default thresholds (700, 10, 10) a young collection runs every few dozen events and
+# promotes the live batch, so the older generations fill and are rescanned over and over: measured ~25 % of
+# validation time. Collecting every 50,000 allocations still bounds garbage cycles (a few MB) at a fraction of it.
+GC_THRESHOLDS = (50_000, 20, 20)
+
+
+def tune_gc() -> None:
+    """For a process that only ingests: freeze what start-up built (modules, rules, grids: never garbage, so full
+    collections need not walk it) and collect far less often."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
 
 
 def worker_client_id(settings: HubSettings, index: int) -> str:
@@ -51,6 +65,7 @@ def run_worker(settings: HubSettings, index: int, stop: threading.Event) -> int:
             grids = GridDirectory.load(conn)
             capabilities = detect_capabilities(conn)
         wired = build_processors(settings, pool, grids, rules, capabilities)
+        tune_gc()
         service = IngestService(
             settings,
             pool,
