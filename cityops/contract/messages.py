@@ -7,6 +7,7 @@ protocol names. Policy checks that need a clock (future-dated, too old) live wit
 from __future__ import annotations
 
 import os
+import re
 import time
 import uuid
 from datetime import UTC, datetime
@@ -24,6 +25,8 @@ HEALTH_SCHEMA = "cityops.health/1"
 
 KNOWN_KINDS = ("kitchen_violation", "illegal_parking", "waterlogging", "road_occupation", "camera_fault")
 Phase = Literal["start", "update", "end"]
+# The form str(uuid.UUID(...)) produces; anything else (upper case, braces, urn:, no hyphens) is parsed.
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 def utc_now() -> datetime:
@@ -104,6 +107,9 @@ class Event(_Message):
     @field_validator("event_id")
     @classmethod
     def _uuid(cls, value: str) -> str:
+        # Fast path: edge agents send the canonical lowercase form, which uuid.UUID would return unchanged.
+        if _CANONICAL_UUID.fullmatch(value):
+            return value
         try:
             return str(uuid.UUID(value))
         except ValueError:

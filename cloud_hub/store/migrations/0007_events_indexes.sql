@@ -1,0 +1,12 @@
+-- Fewer indexes on `events` (ingest round 3): every index is maintained on every COPY of every batch, on the
+-- same cores as the hub. Readers of `events` and the index each one uses:
+--   API event list (cloud_hub/store/events.py), filters ANDed, newest first, plus count(*) of the same filter:
+--     time range -> events_ts_idx; kind -> events_kind_ts_idx; camera -> events_camera_ts_idx;
+--     incident_key -> events_incident_key_idx; device -> the unique key (device_id leads it, see below)
+--   rollups (cloud_hub/store/rollups.py, the continuous aggregate) -> ts range: events_ts_idx
+--   evidence ownership and retention (cloud_hub/evidence/) -> event_id alone: events_event_id_idx
+--   ingest ON CONFLICT (device_id, event_id, ts) and COPY collisions -> events_device_event_ts_key
+-- events_device_ts_idx (device_id, ts DESC) is dropped: the unique key (device_id, event_id, ts) already serves
+-- `device_id = ...` (and `device_id = ANY(...)`); a device-only page now reads that device's index entries and
+-- sorts the newest N, which is the same set of entries the list's count(*) of that filter reads anyway.
+DROP INDEX IF EXISTS events_device_ts_idx;
