@@ -55,6 +55,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     up.set_defaults(func=_lazy("cloud_hub.stack.commands:up_command"))
     down = stack_sub.add_parser("down", help="stop what `stack up` started, and nothing else")
+    down.add_argument(
+        "--purge", action="store_true", help="also delete the database's data (a throwaway stack: tests, trials)"
+    )
     down.set_defaults(func=_lazy("cloud_hub.stack.commands:down_command"))
     status = stack_sub.add_parser("status", help="show each component's state")
     _add_json(status)

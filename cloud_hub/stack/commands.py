@@ -64,7 +64,7 @@ def down_command(args: argparse.Namespace) -> int:
     settings = _settings()
     if settings is None:
         return 2
-    orchestrator.bring_down(settings, progress=_progress)
+    orchestrator.bring_down(settings, progress=_progress, purge=getattr(args, "purge", False))
     return 0
 
 

@@ -173,12 +173,15 @@ def component_status(settings: StackSettings) -> dict[str, dict[str, Any]]:
     }
 
 
-def bring_down(settings: StackSettings, components: Sequence[str] = ORDER, progress: Progress = print) -> list[str]:
-    """Stop the given components (default all) that this state dir started, hub first; returns those stopped."""
+def bring_down(
+    settings: StackSettings, components: Sequence[str] = ORDER, progress: Progress = print, purge: bool = False
+) -> list[str]:
+    """Stop the given components (default all) that this state dir started, hub first; returns those stopped.
+    With `purge` the database's data directory is deleted too (throwaway stacks: tests, demos)."""
     paths = stack_paths(settings)
     stoppers: dict[str, Callable[[], bool]] = {
         "hub": lambda: hub_process.stop_hub(paths.run_dir),
-        "database": lambda: database.stop_database(paths),
+        "database": lambda: database.stop_database(paths, destroy=purge),
         "broker": lambda: mosquitto.stop_broker(paths.run_dir),
     }
     stopped = []

@@ -33,5 +33,5 @@ def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
     try:
         yield Stack(info, env, state_dir, database)
     finally:
-        down = cityops(["stack", "down"], env, timeout=120)
+        down = cityops(["stack", "down", "--purge"], env, timeout=120)
         assert down.returncode == 0, down.stderr

@@ -91,7 +91,7 @@ class ResilienceStack:
         """Stop everything, also after a failed start (`stack down` stops what this state dir started)."""
         if self.api is not None:
             self.api.close()
-        down = cityops(["stack", "down"], self.env, timeout=120)
+        down = cityops(["stack", "down", "--purge"], self.env, timeout=120)
         assert down.returncode == 0, down.stderr
 
 
