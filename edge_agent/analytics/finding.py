@@ -11,12 +11,15 @@ import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import numpy as np
 
 from cityops.contract.messages import format_ts
 from edge_agent.detections import Detections
+
+if TYPE_CHECKING:
+    from edge_agent.analytics.parking import ParkingEvent
 
 Phase = Literal["start", "update", "end"]
 Box = tuple[float, float, float, float]
@@ -87,6 +90,36 @@ class Finding:
     """Set when pixels, not the detector, decided; None = the camera's detector model produced it."""
     extra: dict[str, Any] = field(default_factory=dict)
     """Further optional event fields (kept by the hub as unknown fields), e.g. `severity_hint`, `method`."""
+
+    @classmethod
+    def from_dwell(
+        cls,
+        e: ParkingEvent,
+        *,
+        kind: str,
+        subtype: str,
+        measurements: dict[str, float],
+        label: str,
+        extra: dict[str, Any] | None = None,
+    ) -> Finding:
+        """A finding from the dwell machinery's event (object, zone, track, box), with its `end_reason` if any."""
+        fields = dict(extra or {})
+        if e.end_reason:
+            fields["end_reason"] = e.end_reason
+        return cls(
+            kind=kind,
+            subtype=subtype,
+            phase=e.phase,
+            incident_key=e.incident_key,
+            confidence=e.confidence,
+            measurements=measurements,
+            label=label,
+            zone_id=e.zone_id,
+            xyxy=e.xyxy,
+            track_id=e.track_id,
+            object_class=e.class_name,
+            extra=fields,
+        )
 
 
 class SceneAnalytic(Protocol):

@@ -186,36 +186,24 @@ class KitchenAnalytic:
                 duration = e.dwell_s + (self.config.persist_s if self._absence_based(subtype) else 0.0)
                 heuristic = subtype == "no_hat" and self._hat_by_heuristic
                 findings.append(
-                    Finding(
+                    Finding.from_dwell(
+                        e,
                         kind=KIND,
                         subtype=subtype,
-                        phase=e.phase,
-                        incident_key=e.incident_key,
-                        confidence=e.confidence,
                         measurements={"duration_s": round(duration, 1), "count": in_kitchen},
                         label=f"{subtype} {e.phase} {duration:.0f}s track {e.track_id}",
-                        zone_id=e.zone_id,
-                        xyxy=e.xyxy,
-                        track_id=e.track_id,
-                        object_class=e.class_name,
-                        extra={"method": "head_colour_heuristic"} if heuristic else {},
+                        extra={"method": "head_colour_heuristic"} if heuristic else None,
                     )
                 )
         if self.rodent_class is not None:
             for e in self.rodent_class.observe(frame.mono, frame.detections, frame.wh):
                 findings.append(
-                    Finding(
+                    Finding.from_dwell(
+                        e,
                         kind=KIND,
                         subtype="rodent",
-                        phase=e.phase,
-                        incident_key=e.incident_key,
-                        confidence=e.confidence,
                         measurements={"duration_s": e.dwell_s},
                         label=f"{e.class_name} {e.phase}",
-                        zone_id=e.zone_id,
-                        xyxy=e.xyxy,
-                        track_id=e.track_id,
-                        object_class=e.class_name,
                     )
                 )
         if self.config.rodent_motion is not None:

@@ -54,19 +54,12 @@ class RoadOccupationAnalytic:
 
     def observe(self, frame: FrameContext) -> list[Finding]:
         return [
-            Finding(
+            Finding.from_dwell(
+                e,
                 kind=KIND,
                 subtype=SUBTYPE,
-                phase=e.phase,
-                incident_key=e.incident_key,
-                confidence=e.confidence,
                 measurements={"dwell_s": e.dwell_s},
                 label=f"{e.class_name} {e.phase} {e.dwell_s:.0f}s track {e.track_id}",
-                zone_id=e.zone_id,
-                xyxy=e.xyxy,
-                track_id=e.track_id,
-                object_class=e.class_name,
-                extra={"end_reason": e.end_reason} if e.end_reason else {},
             )
             for e in self.dwell.observe(frame.mono, frame.detections, frame.wh, frame.ts)
         ]

@@ -11,29 +11,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from itertools import cycle
 
-import cv2
 import numpy as np
 import pytest
-from edge_testkit import shared_file
-from test_edge_camera_faults import CLEAN_S, CORRUPTIONS, FAULT_S
+from test_edge_camera_faults import CLEAN_S, CORRUPTIONS, FAULT_S, video_frames
 
 from edge_agent.integrity.camera_faults import CameraFaultDetector, IntegrityConfig, to_analysis_grey
 
 FPS = 6.0  # a check every 3rd frame under the default 2 per second
-
-
-def dense_video(name: str, every: int, count: int) -> list[np.ndarray]:
-    cap = cv2.VideoCapture(str(shared_file("media", name)))
-    frames, index = [], 0
-    while len(frames) < count and cap.grab():
-        if index % every == 0:
-            ok, image = cap.retrieve()
-            assert ok
-            frames.append(cv2.resize(image, (384, 216), interpolation=cv2.INTER_AREA))
-        index += 1
-    cap.release()
-    assert len(frames) >= 40
-    return frames
 
 
 @pytest.fixture(scope="module")
@@ -41,8 +25,8 @@ def footage() -> dict[str, list[np.ndarray]]:
     # Moving scenes only (the noisy still street of test_edge_camera_faults.py is steady either way): fast enough.
     return {
         # 3x denser than test_edge_camera_faults.py's 2 fps clips: a camera at 6 fps, give or take the clips' pace.
-        "corridor": dense_video("one-by-one-person-detection.mp4", every=4, count=250),
-        "parking_lot": dense_video("car-detection.mp4", every=2, count=250),
+        "corridor": video_frames("one-by-one-person-detection.mp4", every=4, count=250),
+        "parking_lot": video_frames("car-detection.mp4", every=2, count=250),
     }
 
 
