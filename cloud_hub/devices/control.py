@@ -25,6 +25,7 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
+from cloud_hub.core.errors import RuleViolation
 from cloud_hub.evidence.store import EvidenceStore
 
 log = logging.getLogger(__name__)
@@ -36,13 +37,8 @@ _CONFIG_LOCK_CLASS = 0x0C0F  # advisory lock namespace of "desired config of one
 CommandStatus = Literal["unsent", "pending", "ok", "failed"]
 
 
-class ControlError(ValueError):
-    """A request that breaks a rule; `status` is the HTTP status that says which, `detail` says why."""
-
-    def __init__(self, status: int, detail: str) -> None:
-        super().__init__(detail)
-        self.status = status
-        self.detail = detail
+class ControlError(RuleViolation):
+    """A device-control request that breaks a rule."""
 
 
 # ---- commands ---------------------------------------------------------------------------------------------------

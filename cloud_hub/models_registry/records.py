@@ -15,17 +15,14 @@ from datetime import datetime
 import psycopg
 from psycopg.rows import dict_row
 
+from cloud_hub.core.errors import RuleViolation
+
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 VERSION_PATTERN = re.compile(r"^[A-Za-z0-9_.+-]{1,64}$")
 
 
-class ModelRegistryError(ValueError):
-    """`status` is the HTTP status that says which rule the request broke."""
-
-    def __init__(self, status: int, detail: str) -> None:
-        super().__init__(detail)
-        self.status = status
-        self.detail = detail
+class ModelRegistryError(RuleViolation):
+    """A model-registry request that breaks a rule."""
 
 
 @dataclass(frozen=True, slots=True)
