@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -166,6 +167,11 @@ def stop_database(paths: StackPaths, destroy: bool = False) -> bool:
     """Stop the server this state dir started (and with `destroy` delete its data); True when one was stopped."""
     record = read_record(paths.run_dir, COMPONENT)
     if record is None:
+        if destroy:  # already stopped: still delete this state dir's data, unless a server of it somehow runs
+            for any_kind in ("timescaledb", "postgres"):
+                server, _ = _server(any_kind, paths)
+                if server.running_pid() is None:
+                    shutil.rmtree(server.host_path(server.instance_dir), ignore_errors=True)
         return False
     kind: DatabaseKind = "timescaledb" if record.details.get("kind") == "timescaledb" else "postgres"
     server, _ = _server(kind, paths)
