@@ -29,7 +29,8 @@ from edge_agent.comms.sender import EventSender
 from edge_agent.config import CameraConfig, ConfigError, EdgeConfig
 from edge_agent.control import Controller
 from edge_agent.detectors import DetectorOptions, create_detector
-from edge_agent.detectors.base import OnnxDetector
+from edge_agent.detectors.base import Detector, OnnxDetector
+from edge_agent.detectors.batcher import InferenceBatcher, batch_model, serving_detector
 from edge_agent.evidence.privacy import FaceBlurrer
 from edge_agent.health import HealthReporter, HealthSnapshot, LatencyWindow, ProcessStats, build_health
 from edge_agent.integrity.camera_faults import CameraFaultDetector
@@ -159,8 +160,11 @@ class EdgeAgent:
             intra_op_threads=cfg.runtime.intra_op_threads,
         )
         self.detector_options = options
-        self.detector = create_detector(spec, model_path, options)
-        self.detector.warm_up()
+        detector = create_detector(spec, model_path, options)
+        detector.warm_up()
+        # With several cameras, one inference thread runs their frames as batches when the model allows it.
+        self.detector: Detector = serving_detector(detector, cfg.inference, len(cfg.cameras))
+        self._on_stop("detector", self._close_detector)
         blurrer = self.blurrer = FaceBlurrer(face_path) if face_path else None
         pruned = self.outbox.prune_orphan_evidence(evidence_dir)
         if pruned:
@@ -212,7 +216,7 @@ class EdgeAgent:
             self.cameras[camera.camera_id] = self._start_camera(camera)
 
         # 6. Health and metrics last: they report on everything above.
-        self.metrics.watch(self.outbox, self.camera_statuses)
+        self.metrics.watch(self.outbox, self.camera_statuses, self._batch_sizes)
         if cfg.metrics.port is not None:
             self._on_stop("metrics server", self.metrics.serve(cfg.metrics.host, cfg.metrics.port))
         self.health = HealthReporter(link, self.health_snapshot, cfg.health_interval_s, spool=self.outbox.spool)
@@ -305,13 +309,30 @@ class EdgeAgent:
             return version
 
     def swap_detector(self, detector: OnnxDetector) -> None:
-        """Make a loaded, warmed-up detector the one every camera uses (between two inferences)."""
+        """Make a loaded, warmed-up detector the one every camera uses (between two inferences).
+
+        Raises before anything is swapped if it cannot be used. A running batcher keeps serving, with the new model
+        from its next frame on (batched if that model can be, one frame at a time if not).
+        """
         for cid in self.cameras:
             self.rules[cid].check_classes(detector.spec.classes, f"camera {cid} rules")
+        current = self.detector
+        if isinstance(current, InferenceBatcher):
+            current.replace(*batch_model(detector, self.config.inference.batch_for(len(self.config.cameras))))
+            return
+        serving = serving_detector(detector, self.config.inference, len(self.config.cameras))
         with self.inference_lock:
-            self.detector = detector
+            self.detector = serving
             for runtime in self.cameras.values():
-                runtime.pipeline.detector = detector
+                runtime.pipeline.detector = serving
+
+    def _batch_sizes(self) -> dict[int, int] | None:
+        detector = self.detector
+        return detector.batch_sizes() if isinstance(detector, InferenceBatcher) else None
+
+    def _close_detector(self) -> None:
+        if isinstance(self.detector, InferenceBatcher):
+            self.detector.close()
 
     def camera_statuses(self) -> list[CameraStatus]:
         """Reader state, overridden by an open camera fault (a frozen or covered camera still "reads" fine)."""

@@ -18,6 +18,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from cityops.contract.topics import DEVICE_ID_PATTERN
 from edge_agent.integrity.config import IntegrityConfig
 
+# A batch holds at most one frame per camera; each extra frame adds latency and memory to every frame of the batch,
+# so the default stops at 8 and larger values are a measured choice (inference.max_batch, at most 64).
+DEFAULT_MAX_BATCH = 8
+MAX_BATCH_LIMIT = 64
 ENV_OVERRIDES = {"mqtt_url": "CITYOPS_EDGE_MQTT_URL", "hub_url": "CITYOPS_EDGE_HUB_URL"}
 
 
@@ -81,6 +85,27 @@ class RuntimeConfig(StrictModel):
     nms_iou: float = Field(0.45, gt=0, le=1)
 
 
+class InferenceConfig(StrictModel):
+    """Batched inference across cameras (edge_agent/detectors/batcher.py)."""
+
+    max_batch: int | None = Field(
+        None,
+        ge=1,
+        le=MAX_BATCH_LIMIT,
+        description="most frames run as one batch; default: the number of cameras, at most 8; 1 turns batching off",
+    )
+    max_wait_ms: float = Field(
+        2.0,
+        ge=0,
+        le=100,
+        description="how long a batch may wait for more cameras' frames; 0 runs whatever is waiting at once",
+    )
+
+    def batch_for(self, cameras: int) -> int:
+        """The batch limit for an agent with this many cameras."""
+        return self.max_batch if self.max_batch is not None else max(1, min(cameras, DEFAULT_MAX_BATCH))
+
+
 class OutboxConfig(StrictModel):
     max_events: int = Field(100_000, ge=100, description="events kept unacked before new ones are refused (loudly)")
     retransmit_after_s: float = Field(10.0, gt=0, description="first retransmit of an unacked batch")
@@ -118,6 +143,7 @@ class EdgeConfig(StrictModel):
     health_interval_s: float = Field(30.0, gt=0)
     cameras: list[CameraConfig] = Field(min_length=1)
     runtime: RuntimeConfig = RuntimeConfig()
+    inference: InferenceConfig = InferenceConfig()
     outbox: OutboxConfig = OutboxConfig()
     evidence: EvidenceConfig = EvidenceConfig()
     metrics: MetricsConfig = MetricsConfig()

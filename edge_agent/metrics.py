@@ -40,9 +40,15 @@ class EdgeMetrics:
         )
         self._server = None
 
-    def watch(self, outbox: Outbox, cameras: Callable[[], Iterable[CameraStatus]]) -> None:
-        """Read outbox and camera figures at scrape time."""
-        self.registry.register(_StateCollector(outbox, cameras))
+    def watch(
+        self,
+        outbox: Outbox,
+        cameras: Callable[[], Iterable[CameraStatus]],
+        batch_sizes: Callable[[], dict[int, int] | None] = lambda: None,
+    ) -> None:
+        """Read outbox and camera figures at scrape time; `batch_sizes`: inference runs by frames per run, from the
+        cross-camera batcher (None while inference runs one frame at a time)."""
+        self.registry.register(_StateCollector(outbox, cameras, batch_sizes))
 
     def on_frame(self, camera_id: str, inference_ms: float | None) -> None:
         self.frames.labels(camera_id).inc()
@@ -66,9 +72,15 @@ class EdgeMetrics:
 
 
 class _StateCollector(Collector):
-    def __init__(self, outbox: Outbox, cameras: Callable[[], Iterable[CameraStatus]]) -> None:
+    def __init__(
+        self,
+        outbox: Outbox,
+        cameras: Callable[[], Iterable[CameraStatus]],
+        batch_sizes: Callable[[], dict[int, int] | None],
+    ) -> None:
         self.outbox = outbox
         self.cameras = cameras
+        self.batch_sizes = batch_sizes
 
     def collect(self) -> Iterable:
         ob = self.outbox
@@ -99,3 +111,12 @@ class _StateCollector(Collector):
                 state.add_metric([cam.camera_id, name], 1.0 if cam.status == name else 0.0)
         yield dropped
         yield state
+        sizes = self.batch_sizes()
+        if sizes is not None:
+            # Batches that stay at 1 on a busy multi-camera box mean the cameras are not sharing inference runs.
+            runs = CounterMetricFamily(
+                "cityops_edge_inference_batches", "Inference runs by frames per run (batching)", labels=["size"]
+            )
+            for size, count in sorted(sizes.items()):
+                runs.add_metric([str(size)], count)
+            yield runs

@@ -57,7 +57,8 @@ class CameraPipeline:
         self.detector = detector
         self.recorder = recorder
         self.latency = latency
-        # One inference at a time: on a small box parallel sessions only fight over the same cores.
+        # One inference at a time: on a small box parallel sessions only fight over the same cores. A batching
+        # detector (`thread_safe`) runs one inference at a time by itself and is called without this lock.
         self.inference_lock = inference_lock or threading.Lock()
         self.zones = {z.id: Zone(z) for z in rules.zones}
         self.analytics = [
@@ -97,6 +98,8 @@ class CameraPipeline:
         (one that renders evidence in the background returns no seqs; its events reach the outbox in order)."""
         if not self.classes:  # e.g. a gauge-only waterlogging camera: pixels only, no detector time spent
             detections = Detections.empty(self.detector.spec.classes)
+        elif getattr(self.detector, "thread_safe", False):  # it batches across cameras itself; a lock would stop that
+            detections = self.detector.detect(frame.image)
         else:
             with self.inference_lock:
                 detections = self.detector.detect(frame.image)

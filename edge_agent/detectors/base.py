@@ -6,6 +6,7 @@ import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import cv2
 import numpy as np
@@ -29,6 +30,9 @@ class Detector(ABC):
     """Turns one BGR frame into detections in that frame's pixel coordinates."""
 
     spec: ModelSpec
+    # True: `detect` may be called from several threads at once because the detector schedules its inferences
+    # itself (batching across cameras); callers then hold no lock across it. False: one call at a time.
+    thread_safe: ClassVar[bool] = False
 
     @abstractmethod
     def detect(self, frame_bgr: np.ndarray) -> Detections: ...
@@ -43,6 +47,16 @@ class Candidates:
     class_id: np.ndarray
 
 
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A frame made ready for the network: blob (1, 3, H, W) float32, and how to map boxes back to the frame."""
+
+    blob: np.ndarray
+    box: Letterbox
+    width: int
+    height: int
+
+
 class OnnxDetector(Detector):
     """ONNX Runtime detector; a plugin supplies only `decode` for its output layout."""
 
@@ -50,6 +64,7 @@ class OnnxDetector(Detector):
         if spec.input.size is None:
             raise ValueError(f"model {spec.name!r}: a detector needs a fixed input size in the manifest")
         self.spec = spec
+        self.path = path
         self.options = options
         self.session = open_session(path, options.providers, options.intra_op_threads)
         self.input_name = spec.input.name or self.session.get_inputs()[0].name
@@ -71,16 +86,29 @@ class OnnxDetector(Detector):
             self.detect(frame)
 
     def detect(self, frame_bgr: np.ndarray) -> Detections:
+        prepared = self.prepare(frame_bgr)
+        return self.finish(self.run(prepared.blob), prepared)
+
+    def prepare(self, frame_bgr: np.ndarray) -> Prepared:
+        """Letterbox and blob: the part before the network (thread-safe)."""
         if frame_bgr.ndim != 3 or frame_bgr.shape[2] != 3:
             raise ValueError(f"expected an HxWx3 BGR frame, got shape {frame_bgr.shape}")
         spec_in = self.spec.input
         canvas, box = letterbox(frame_bgr, self.input_wh, spec_in.letterbox, spec_in.pad_value)
         blob = to_blob(canvas, spec_in.channel_order, spec_in.mean, spec_in.std)
+        return Prepared(blob, box, frame_bgr.shape[1], frame_bgr.shape[0])
+
+    def run(self, blob: np.ndarray) -> list[np.ndarray]:
+        """One session run on an (N, 3, H, W) blob; sets `last_inference_ms` to its duration."""
         started = time.perf_counter()
         outputs = self.session.run(None, {self.input_name: blob})
         self.last_inference_ms = (time.perf_counter() - started) * 1000
-        cand = self.decode(outputs)
-        return self._finish(cand, box, frame_bgr.shape[1], frame_bgr.shape[0])
+        return outputs
+
+    def finish(self, outputs: list[np.ndarray], prepared: Prepared) -> Detections:
+        """One frame's outputs (batch dimension 1) -> detections in its pixels: decode, unletterbox, NMS
+        (thread-safe)."""
+        return self._finish(self.decode(outputs), prepared.box, prepared.width, prepared.height)
 
     def _finish(self, cand: Candidates, box: Letterbox, width: int, height: int) -> Detections:
         names = self.spec.classes

@@ -34,7 +34,10 @@ def choose_providers(available: Sequence[str], requested: Sequence[str] | None =
     return chosen or ["CPUExecutionProvider"]
 
 
-def open_session(path: Path, providers: Sequence[str] | None, intra_op_threads: int) -> ort.InferenceSession:
+def open_session(
+    model: Path | bytes, providers: Sequence[str] | None, intra_op_threads: int, *, label: str | None = None
+) -> ort.InferenceSession:
+    """A session on a model file, or on a serialized model built in memory (`label` names it in the log)."""
     options = ort.SessionOptions()
     options.log_severity_level = 3  # some zoo exports warn about initializers on every load
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -45,6 +48,8 @@ def open_session(path: Path, providers: Sequence[str] | None, intra_op_threads: 
     # the bare model did not get slower; see docs/benchmarks.md).
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     chosen = choose_providers(ort.get_available_providers(), providers)
-    session = ort.InferenceSession(str(path), sess_options=options, providers=chosen)
-    log.info("loaded %s with %s", path.name, ", ".join(session.get_providers()))
+    source = str(model) if isinstance(model, Path) else model
+    session = ort.InferenceSession(source, sess_options=options, providers=chosen)
+    name = label or (model.name if isinstance(model, Path) else "in-memory model")
+    log.info("loaded %s with %s", name, ", ".join(session.get_providers()))
     return session

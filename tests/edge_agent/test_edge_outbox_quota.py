@@ -87,3 +87,14 @@ def test_metrics_expose_frames_inference_events_outbox_and_cameras(tmp_path: Pat
     assert 'cityops_edge_dropped_frames_total{camera_id="cam-1"} 7.0' in text
     assert 'cityops_edge_camera_state{camera_id="cam-1",state="stalled"} 1.0' in text
     assert "cityops_edge_outbox_dropped_low_priority_total 0.0" in text
+
+
+def test_metrics_expose_inference_batch_sizes_when_batching(tmp_path: Path) -> None:
+    outbox = Outbox(tmp_path / "o.sqlite", max_bytes=MB)
+    unbatched, batched = EdgeMetrics(), EdgeMetrics()
+    unbatched.watch(outbox, lambda: [])
+    batched.watch(outbox, lambda: [], lambda: {1: 3, 4: 2})
+    assert "cityops_edge_inference_batches" not in generate_latest(unbatched.registry).decode()
+    text = generate_latest(batched.registry).decode()
+    assert 'cityops_edge_inference_batches_total{size="1"} 3.0' in text
+    assert 'cityops_edge_inference_batches_total{size="4"} 2.0' in text
