@@ -8,8 +8,10 @@ evidence thread fed by a bounded queue instead of on the camera's inference path
 not, goes through that one queue so the outbox keeps the order in which the pipelines decided them (a stay's
 `start` before its `end`). When the queue is full the camera thread waits for room (logged as a warning): no event
 is ever dropped for speed, and the camera falls behind only by the frames its reader skips meanwhile. `close()`
-drains the queue into the outbox; the events still queued when the process is killed are the only ones lost, as
-with the frames in flight. The face blur happens on the evidence thread before anything is written or sent.
+drains the queue into the outbox; when rendering cannot finish within its timeout (a box far slower than
+planned), the events still queued are stored without their pictures rather than lost. The events still queued
+when the process is killed are the only ones lost, as with the frames in flight. The face blur happens on the
+evidence thread before anything is written or sent.
 """
 
 from __future__ import annotations
@@ -78,6 +80,8 @@ class EventRecorder:
         self.recorded = 0
         self.refused = 0
         self.queue_full_waits = 0
+        self.stored_without_picture = 0  # events close() had to store unrendered to keep them
+        self._hurry = False  # set by close() after its timeout: store what is queued without rendering
         self.queue_limit = queue_limit
         self._queue: queue.Queue = queue.Queue(maxsize=queue_limit)
         self._lock = threading.Lock()  # guards starting/closing the thread against concurrent record() calls
@@ -120,8 +124,11 @@ class EventRecorder:
             self._queue.put(done)
         return done.wait(timeout_s)
 
-    def close(self, timeout_s: float = 30.0) -> None:
-        """Store everything still queued, then record synchronously from now on (the agent's stop)."""
+    def close(self, timeout_s: float = 30.0, hurry_timeout_s: float = 30.0) -> None:
+        """Store everything still queued, then record synchronously from now on (the agent's stop).
+
+        Pictures still unrendered after `timeout_s` are skipped: those events are stored without evidence (logged
+        and counted), in order, behind the one picture being rendered; `hurry_timeout_s` bounds that last step."""
         with self._lock:
             thread, self._closed = self._thread, True
             if thread is not None:
@@ -129,8 +136,18 @@ class EventRecorder:
         if thread is None:
             return
         thread.join(timeout_s)
+        if not thread.is_alive():
+            return
+        waiting = self.pending()
+        log.error(
+            "evidence thread still busy after %.0f s: storing the %d queued event(s) without their pictures",
+            timeout_s,
+            waiting,
+        )
+        self._hurry = True
+        thread.join(hurry_timeout_s)
         if thread.is_alive():
-            log.error("evidence thread still busy after %.0f s: %d event(s) not stored", timeout_s, self.pending())
+            log.error("evidence thread still busy: %d event(s) not stored", self.pending())
 
     def pending(self) -> int:
         """Events queued and not yet stored."""
@@ -145,6 +162,10 @@ class EventRecorder:
                 item.set()
                 continue
             event, request = item
+            if self._hurry and request is not None:
+                request = None
+                self.stored_without_picture += 1
+                log.error("event %s (%s) stored without its picture at stop", event.get("event_id"), event.get("kind"))
             try:
                 self._store(event, request)
             except Exception:  # one broken picture or a full disk must not end the recording of later events

@@ -54,6 +54,21 @@ def stored(outbox: Outbox) -> list[dict]:
     return [json.loads(item.payload) for item in outbox.due(DEVICE)]
 
 
+def gated_recorder(outbox: Outbox, tmp_path: Path, **options: int) -> tuple[GatedBlurrer, np.ndarray, EventRecorder]:
+    """A background recorder whose evidence thread the test holds in `blur`, and a plain frame to record."""
+    gate = GatedBlurrer()
+    recorder = EventRecorder(outbox, tmp_path / "evidence", EvidenceConfig(), gate, **options)  # type: ignore[arg-type]
+    return gate, np.full((120, 160, 3), 90, np.uint8), recorder
+
+
+def record_tracks(recorder: EventRecorder, image: np.ndarray, count: int) -> list[dict]:
+    """Queue `count` start events of different tracks, each with a picture; returns them in order."""
+    events = [event(key=f"cam-1/zone-a/track-{n}") for n in range(count)]
+    for e in events:
+        recorder.record(e, request(image))
+    return events
+
+
 @pytest.fixture
 def outbox(tmp_path: Path):
     box = Outbox(tmp_path / "outbox.sqlite")
@@ -88,9 +103,7 @@ def test_background_recording_keeps_the_order_and_blurs_faces_before_writing(out
 def test_a_full_queue_makes_the_camera_wait_loudly_and_loses_nothing(
     outbox: Outbox, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    gate = GatedBlurrer()
-    image = np.full((120, 160, 3), 90, np.uint8)
-    recorder = EventRecorder(outbox, tmp_path / "evidence", EvidenceConfig(), gate, queue_limit=1)  # type: ignore[arg-type]
+    gate, image, recorder = gated_recorder(outbox, tmp_path, queue_limit=1)
     events = [event(key=f"cam-1/zone-a/track-{n}") for n in range(3)]
     recorder.record(events[0], request(image))
     assert gate.entered.wait(30)  # the evidence thread holds event 0 ...
@@ -111,12 +124,8 @@ def test_a_full_queue_makes_the_camera_wait_loudly_and_loses_nothing(
 
 
 def test_close_drains_the_queue_then_records_synchronously(outbox: Outbox, tmp_path: Path) -> None:
-    gate = GatedBlurrer()
-    image = np.full((120, 160, 3), 90, np.uint8)
-    recorder = EventRecorder(outbox, tmp_path / "evidence", EvidenceConfig(), gate)  # type: ignore[arg-type]
-    events = [event(key=f"cam-1/zone-a/track-{n}") for n in range(4)]
-    for e in events:
-        recorder.record(e, request(image))
+    gate, image, recorder = gated_recorder(outbox, tmp_path)
+    events = record_tracks(recorder, image, 4)
     assert gate.entered.wait(30) and outbox.depth() == 0
     gate.release.set()
     recorder.close()  # the agent's stop: every queued event reaches the outbox first
@@ -148,3 +157,24 @@ def test_a_failing_picture_is_logged_and_later_events_still_recorded(
     assert any("recording event" in r.getMessage() for r in caplog.records)
     assert [r["event_id"] for r in stored(outbox)] == [good["event_id"]]
     recorder.close()
+
+
+def test_close_stores_events_without_pictures_rather_than_losing_them_when_rendering_is_too_slow(
+    outbox: Outbox, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    gate, image, recorder = gated_recorder(outbox, tmp_path)
+    events = record_tracks(recorder, image, 4)
+    assert gate.entered.wait(30)  # event 0's picture is being rendered and will not finish in time
+    closing = threading.Thread(target=recorder.close, kwargs={"timeout_s": 0.2, "hurry_timeout_s": 30.0})
+    with caplog.at_level(logging.ERROR, logger="edge_agent.recorder"):
+        closing.start()
+        while not any("without their pictures" in r.getMessage() for r in caplog.records):
+            assert closing.is_alive()
+            closing.join(0.05)  # until close() gives up waiting for pictures ...
+        gate.release.set()  # ... and the picture in progress finishes
+        closing.join(30)
+    assert not closing.is_alive()
+    rows = stored(outbox)
+    assert [r["event_id"] for r in rows] == [e["event_id"] for e in events]  # all kept, in order
+    assert "evidence" in rows[0] and all("evidence" not in r for r in rows[1:])
+    assert recorder.stored_without_picture == 3
