@@ -97,7 +97,8 @@ class Event(_Message):
     confidence: float | None = Field(default=None, ge=0, le=1)
     zone_id: str | None = None
     location: Location | None = None
-    bbox: list[float] | None = None
+    # Checked by pydantic-core itself (no Python call per event): four numbers, each normalised to 0..1.
+    bbox: Annotated[list[Annotated[float, Field(ge=0.0, le=1.0)]], Field(min_length=4, max_length=4)] | None = None
     track_id: int | None = None
     measurements: dict[str, float] | None = None
     model: ModelRef | None = None
@@ -114,13 +115,6 @@ class Event(_Message):
             return str(uuid.UUID(value))
         except ValueError:
             raise ValueError(f"event_id {value!r} is not a UUID") from None
-
-    @field_validator("bbox")
-    @classmethod
-    def _bbox(cls, value: list[float] | None) -> list[float] | None:
-        if value is not None and (len(value) != 4 or not all(0.0 <= v <= 1.0 for v in value)):
-            raise ValueError("bbox must be [x1, y1, x2, y2] normalised to 0..1")
-        return value
 
 
 class EventBatch(_Message):

@@ -42,12 +42,8 @@ EVENT_COLUMNS = (
     "device_id, event_id, seq, ts, received_at, kind, subtype, phase, incident_key, "
     "camera_id, zone_id, confidence, lon, lat, payload"
 )
-_EVENTS_TEMP = (
-    "CREATE TEMP TABLE IF NOT EXISTS ingest_events ("
-    " device_id text, event_id uuid, seq bigint, ts timestamptz, received_at timestamptz, kind text, subtype text,"
-    " phase text, incident_key text, camera_id text, zone_id text, confidence real, lon double precision,"
-    " lat double precision, payload jsonb) ON COMMIT DELETE ROWS"
-)
+# The columns of `events` itself, so the temp table can never drift from the table it feeds.
+_EVENTS_TEMP = "CREATE TEMP TABLE IF NOT EXISTS ingest_events (LIKE events INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
 _TELEMETRY_TEMP = (
     "CREATE TEMP TABLE IF NOT EXISTS ingest_telemetry ("
     " device_id text, sensor_id text, metric text, ts timestamptz, value double precision, received_at timestamptz)"
