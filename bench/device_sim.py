@@ -2,7 +2,8 @@
 and an in-memory outbox with the device side of the delivery guarantee.
 
 Each device keeps every sent batch until the hub's `ack` covers it (a broker PUBACK never releases it), and
-re-sends everything unacked when no ack progress came for `retransmit_s` (also after a reconnect), like the edge
+re-sends everything unacked when no ack progress came for `retransmit_s`, doubling that wait after each resend
+that brought no progress (at most MAX_BACKOFF_S; also at once after a reconnect), like the edge
 outbox. At most `window_events` events are unacked at once (the outbox's bound), so a hub that stops acking
 stops the device too. Many devices share one process, each with its own connection; `run_devices` is the
 entry point for one process of a multiprocessing pool.
@@ -21,6 +22,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from cityops.contract.messages import format_ts, new_event_id, utc_now
 from cityops.contract.topics import Topic, device_topic
+
+MAX_BACKOFF_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -75,9 +78,17 @@ class SimDevice:
     latencies_s: list[float] = field(default_factory=list)
     _unacked: dict[int, _Pending] = field(default_factory=dict)  # first seq -> batch
     _progress_at: float = field(default_factory=time.monotonic)
+    _quiet_s: float = 0.0  # the current wait without ack progress before a resend (0: retransmit_s)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _client: Any = None
     _reconnected: bool = False
+    _outbox: list[bytes] = field(default_factory=list)  # event seq s is _outbox[s - 1]
+
+    def fill_outbox(self) -> None:
+        """Serialise every event before the clock starts, as an edge outbox holds them ready to send: the hub is
+        measured, not the generator's JSON building, which shares the same cores."""
+        now_text = format_ts(utc_now())
+        self._outbox = [event_json(s, now_text) for s in range(1, self.load.events_per_device + 1)]
 
     def connect(self) -> None:
         d, load = self.spec, self.load
@@ -114,6 +125,7 @@ class SimDevice:
                 return
             self.acked = acked
             self._progress_at = now
+            self._quiet_s = 0.0
             for first in [f for f, p in self._unacked.items() if p.last_seq <= acked]:
                 self.latencies_s.append(now - self._unacked.pop(first).first_sent)
 
@@ -129,9 +141,10 @@ class SimDevice:
     def send_next(self) -> int:
         """Build and publish the next batch; returns how many events it carried."""
         n = min(self.load.events_per_message, self.load.events_per_device - self.next_seq + 1)
-        now_text = format_ts(utc_now())
         first = self.next_seq
-        payload = batch_json(self.spec.device_id, [event_json(s, now_text) for s in range(first, first + n)])
+        if len(self._outbox) < first + n - 1:
+            self.fill_outbox()
+        payload = batch_json(self.spec.device_id, self._outbox[first - 1 : first - 1 + n])
         with self._lock:
             self._unacked[first] = _Pending(first + n - 1, payload, time.monotonic())
             self.next_seq += n
@@ -141,11 +154,15 @@ class SimDevice:
     def retransmit_if_due(self) -> None:
         now = time.monotonic()
         with self._lock:
-            due = self._reconnected or (self._unacked and now - self._progress_at > self.load.retransmit_s)
+            quiet_s = self._quiet_s or self.load.retransmit_s
+            due = self._reconnected or (self._unacked and now - self._progress_at > quiet_s)
             if not due:
                 return
+            if not self._reconnected:
+                # A hub slower than the timeout must not drown in resends of what it is still storing: back off.
+                self._quiet_s = min(quiet_s * 2, MAX_BACKOFF_S)
             self._reconnected = False
-            self._progress_at = now  # back off: the next resend only after another quiet period
+            self._progress_at = now
             resend = [p.payload for _, p in sorted(self._unacked.items())]
             self.retransmitted_batches += len(resend)
         for payload in resend:
@@ -159,6 +176,7 @@ def run_devices(load: LoadSpec) -> dict[str, Any]:
     """Drive all devices of `load` until every event is acked or the deadline; returns figures for the parent."""
     devices = [SimDevice(spec, load) for spec in load.devices]
     for device in devices:
+        device.fill_outbox()
         device.connect()
     started = time.monotonic()
     deadline = started + load.deadline_s

@@ -1,4 +1,5 @@
-"""Bare-model legs: the project's detector on pre-decoded frames, and the raw ONNX Runtime session (the floor)."""
+"""Bare-model legs: the project's detector on pre-decoded frames (one frame a run, or N frames as one batch), and the
+raw ONNX Runtime session (the floor)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ import cv2
 import numpy as np
 
 from edge_agent.detectors.base import OnnxDetector
-from edge_agent.detectors.preprocess import letterbox, to_blob
 
 
 def decode_frames(source: Path, limit: int) -> list[np.ndarray]:
@@ -33,9 +33,7 @@ def decode_frames(source: Path, limit: int) -> list[np.ndarray]:
 
 
 def make_blob(detector: OnnxDetector, frame: np.ndarray) -> np.ndarray:
-    spec_in = detector.spec.input
-    canvas, _ = letterbox(frame, detector.input_wh, spec_in.letterbox, spec_in.pad_value)
-    return to_blob(canvas, spec_in.channel_order, spec_in.mean, spec_in.std)
+    return detector.prepare(frame).blob
 
 
 def timed_loop(step, seconds: float) -> tuple[int, float]:
@@ -57,3 +55,22 @@ def run_raw_session(detector: OnnxDetector, blob: np.ndarray, seconds: float) ->
 
 def run_detector(detector: OnnxDetector, frames: list[np.ndarray], seconds: float) -> tuple[int, float]:
     return timed_loop(lambda i: detector.detect(frames[i % len(frames)]), seconds)
+
+
+def run_detector_batch(
+    detector: OnnxDetector, frames: list[np.ndarray], batch: int, seconds: float
+) -> tuple[int, float]:
+    """`batch` frames a step: each prepared, one session run for all, each decoded; (frames, elapsed seconds).
+
+    `detector` must take batches (`edge_agent.detectors.batcher.batch_capable`). One thread, no batcher: the model's
+    own throughput at that batch size, the ceiling for a pipeline whose cameras fill every batch.
+    """
+
+    def step(i: int) -> None:
+        prepared = [detector.prepare(frames[(i * batch + k) % len(frames)]) for k in range(batch)]
+        outputs = detector.run(np.concatenate([p.blob for p in prepared]))
+        for k, p in enumerate(prepared):
+            detector.finish([o[k : k + 1] for o in outputs], p)
+
+    steps, elapsed = timed_loop(step, seconds)
+    return steps * batch, elapsed

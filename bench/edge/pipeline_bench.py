@@ -1,5 +1,9 @@
 """Edge pipeline benchmark: bare model, whole pipeline (1/4/8 cameras) and the Ultralytics peer, in one run.
 
+The bare model runs one frame a session run (`detector`) and, for models that can batch, N frames a run
+(`detector_batchN`, N the batch the agent uses for that many cameras): the ceilings of a pipeline without and with
+batched inference across cameras.
+
 Every leg runs for the same fixed window once per round, and each round starts at a different leg (rotation),
 so a machine drifting between fast and slow states hits all legs alike; the summary gives medians and ratios,
 also as the median of same-round ratios. One JSON line per measurement on stdout, then one summary line.
@@ -79,9 +83,10 @@ def machine_info() -> dict:
 
 def build_legs(args: argparse.Namespace, models: list[str], cameras: list[int], source: Path, peer) -> list:
     """(variant name, model, fn(seconds) -> dict with frames and seconds) for every leg."""
-    from bench.edge.model_legs import decode_frames, make_blob, run_detector, run_raw_session
+    from bench.edge.model_legs import decode_frames, make_blob, run_detector, run_detector_batch, run_raw_session
     from bench.edge.pipeline_leg import run_pipeline
     from edge_agent.detectors import DetectorOptions, create_detector
+    from edge_agent.detectors.batcher import batch_capable
     from edge_agent.evidence.privacy import FaceBlurrer
     from edge_agent.models.manifest import ModelStore, load_manifest
 
@@ -105,6 +110,16 @@ def build_legs(args: argparse.Namespace, models: list[str], cameras: list[int], 
             return {"frames": n, "seconds": t}
 
         legs += [(f"{name}/ort_session", name, raw), (f"{name}/detector", name, det)]
+        sizes = sorted({b for b in agent_batches(cameras).values() if b > 1})
+        batched = batch_capable(detector) if sizes else None  # None: the agent, too, runs this model at batch 1
+        for size in sizes if batched is not None else []:
+            run_detector_batch(batched, frames, size, 0.0)  # one step: the first run at a batch size allocates
+
+            def det_batch(s: float, d=batched, b=size) -> dict:
+                n, t = run_detector_batch(d, frames, b, s)
+                return {"frames": n, "seconds": t, "batch": b}
+
+            legs.append((f"{name}/detector_batch{size}", name, det_batch))
         for count, inline in [(c, i) for c in cameras for i in ([False, True] if args.baseline else [False])]:
 
             def pipe(s: float, d=detector, c=count, i=inline) -> dict:
@@ -117,6 +132,7 @@ def build_legs(args: argparse.Namespace, models: list[str], cameras: list[int], 
                     "cameras": r.cameras,
                     "events": r.events,
                     "evidence_uploads": r.evidence_uploads,
+                    "batch_sizes": r.batch_sizes,
                 }
 
             legs.append((f"{name}/pipeline_{count}cam{'_inline' if inline else ''}", name, pipe))
@@ -128,6 +144,13 @@ def build_legs(args: argparse.Namespace, models: list[str], cameras: list[int], 
 
             legs.append((f"{name}/ultralytics_track", name, ultra))
     return legs
+
+
+def agent_batches(cameras: list[int]) -> dict[int, int]:
+    """Camera count -> the batch limit the agent uses for it (default `inference` config)."""
+    from edge_agent.config import InferenceConfig
+
+    return {c: InferenceConfig().batch_for(c) for c in cameras}
 
 
 def emit(record: dict) -> None:
@@ -186,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
             "machine": machine_info(),
             "wall_s": round(time.perf_counter() - started, 1),
             "variants": medians(measurements),
-            "ratios": ratios(measurements, models, cameras, peer is not None),
+            "ratios": ratios(measurements, models, cameras, peer is not None, agent_batches(cameras)),
         }
     )
     return 0

@@ -1,9 +1,10 @@
 """The whole edge pipeline for N cameras, built from the agent's own classes, run for a fixed time window.
 
-Per camera: PrefetchFeed (decode) -> PipelineWorker -> CameraPipeline (detect on the shared detector under the
-shared inference lock, ByteTrack, parking analytic on a zone, camera-integrity check) -> EventRecorder (its evidence
-thread: JPEG with YuNet face blur, fsynced, then the SQLite outbox) -> EventSender -> AckingLink. This is how
-`EdgeAgent._start` wires them; only the reader (real-time pacing) and the MQTT/HTTP transport are replaced.
+Per camera: PrefetchFeed (decode) -> PipelineWorker -> CameraPipeline (detect on the shared detector: through the
+inference batcher when the agent would batch these cameras, else under the shared inference lock; ByteTrack,
+parking analytic on a zone, camera-integrity check) -> EventRecorder (its evidence thread: JPEG with YuNet face
+blur, fsynced, then the SQLite outbox) -> EventSender -> AckingLink. This is how `EdgeAgent._start` wires them; only
+the reader (real-time pacing) and the MQTT/HTTP transport are replaced.
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ from bench.edge.fake_hub import AckingLink, ReadingUploader
 from bench.edge.feed import PrefetchFeed
 from edge_agent.comms.outbox import Outbox
 from edge_agent.comms.sender import EventSender
-from edge_agent.config import CameraConfig, EvidenceConfig
+from edge_agent.config import CameraConfig, EvidenceConfig, InferenceConfig
 from edge_agent.detectors.base import OnnxDetector
+from edge_agent.detectors.batcher import InferenceBatcher, serving_detector
 from edge_agent.evidence.privacy import FaceBlurrer
 from edge_agent.health import LatencyWindow
 from edge_agent.integrity.camera_faults import CameraFaultDetector
@@ -63,6 +65,7 @@ class PipelineResult:
     events: int
     evidence_uploads: int
     frames_decoded: int
+    batch_sizes: dict[int, int] | None = None  # batches run inside the window, by size; None: not batched
 
     @property
     def fps(self) -> float:
@@ -96,6 +99,9 @@ def run_pipeline(
 ) -> PipelineResult:
     """Run `cameras` pipelines on `source` for `seconds` after a warm-up; frames counted only inside the window.
 
+    `detector` is served to the cameras the way the agent serves it (`serving_detector` with the default `inference`
+    config): batched across cameras when there are several and the model allows it.
+
     `inline`: the agent as it was before the integrity check got its time budget and evidence its own thread
     (integrity on every frame, evidence rendered on the camera thread), for a same-run before/after comparison.
     """
@@ -120,6 +126,7 @@ def run_pipeline(
         counter = _FrameCounter(metrics)
         rules = bench_rules(dwell_s, update_every_s)
         lock, latency = threading.Lock(), LatencyWindow()
+        served = serving_detector(detector, InferenceConfig(), cameras)
         feeds, workers = [], []
         try:
             link.start()
@@ -132,7 +139,7 @@ def run_pipeline(
                 pipeline = CameraPipeline(
                     camera,
                     rules,
-                    detector,
+                    served,
                     recorder,
                     latency,
                     lock,
@@ -145,15 +152,22 @@ def run_pipeline(
                 feed.start()
             for worker in workers:
                 worker.start()
-            _wait_for(lambda: counter.count >= warmup_frames * cameras, workers, timeout_s=60.0)
+            _wait_for(lambda: counter.count >= warmup_frames * cameras, workers, timeout_s=120.0)
+            sizes0 = served.batch_sizes() if isinstance(served, InferenceBatcher) else None
             frames0, events0, t0 = counter.count, recorder.recorded, time.perf_counter()
             time.sleep(seconds)
+            # At least one frame per window (as the bare-model legs make at least one call): a window shorter than
+            # one frame on a slow box would otherwise read as 0 frames/s.
+            _wait_for(lambda: counter.count > frames0, workers, timeout_s=120.0)
             frames1, events1, t1 = counter.count, recorder.recorded, time.perf_counter()
+            sizes1 = served.batch_sizes() if isinstance(served, InferenceBatcher) else None
         finally:
             for worker in workers:
                 worker.stop()
             for feed in feeds:
                 feed.stop()
+            if isinstance(served, InferenceBatcher):
+                served.close()
             recorder.close()  # what the agent's stop does: queued events reach the outbox
             sender.stop()
             link.stop()
@@ -168,7 +182,15 @@ def run_pipeline(
             events=events1 - events0,
             evidence_uploads=uploader.uploads,
             frames_decoded=sum(f.decoded for f in feeds),
+            batch_sizes=_window(sizes0, sizes1),
         )
+
+
+def _window(before: dict[int, int] | None, after: dict[int, int] | None) -> dict[int, int] | None:
+    """Batch-size histogram of the measuring window, from snapshots at its start and end."""
+    if before is None or after is None:
+        return None
+    return {size: runs - before.get(size, 0) for size, runs in sorted(after.items()) if runs > before.get(size, 0)}
 
 
 def _wait_for(done, workers: list[PipelineWorker], timeout_s: float) -> None:
