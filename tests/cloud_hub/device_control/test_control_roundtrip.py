@@ -33,7 +33,7 @@ RULES = {"version": 1, "zones": ZONES,
 T = TypeVar("T")
 
 
-def wait_for(what: str, probe: Callable[[], T | None], timeout_s: float = 20.0) -> T:
+def wait_for(what: str, probe: Callable[[], T | None], timeout_s: float = 90.0) -> T:
     deadline = time.monotonic() + timeout_s
     last: T | None = None
     while time.monotonic() < deadline:
@@ -60,7 +60,10 @@ def hub(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         scheduler=False,
         jwt_secret="roundtrip-secret-with-enough-length-0",
     )
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_config=None))
+    # Keep-alive longer than any pause of this test: on a loaded box the client may reuse a connection just as
+    # uvicorn's default 5 s timeout closes it (seen as "Connection reset by peer").
+    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_config=None, timeout_keep_alive=120)
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     try:
@@ -77,7 +80,7 @@ def test_commands_snapshot_and_config_round_trip(hub: tuple[str, HubSettings], t
     from edge_agent.config import parse_config
 
     hub_url, settings = hub
-    api = httpx.Client(base_url=hub_url, timeout=15)
+    api = httpx.Client(base_url=hub_url, timeout=60)
     token = api.post("/api/v1/auth/token", data={"username": "admin", "password": "cityops-admin"})
     api.headers["Authorization"] = f"Bearer {token.json()['access_token']}"
     device_id = "edge-roundtrip-01"
