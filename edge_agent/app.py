@@ -165,7 +165,8 @@ class EdgeAgent:
         # With several cameras, one inference thread runs their frames as batches when the model allows it.
         self.detector: Detector = serving_detector(detector, cfg.inference, len(cfg.cameras))
         self._on_stop("detector", self._close_detector)
-        blurrer = self.blurrer = FaceBlurrer(face_path) if face_path else None
+        # Faces through the same providers as the detector (on a Jetson: the GPU), one CPU thread otherwise.
+        blurrer = self.blurrer = FaceBlurrer(face_path, providers=options.providers) if face_path else None
         pruned = self.outbox.prune_orphan_evidence(evidence_dir)
         if pruned:
             log.info("removed %d orphan evidence files", pruned)

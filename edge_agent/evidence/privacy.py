@@ -1,31 +1,35 @@
-"""Face blurring with YuNet (cv2.FaceDetectorYN), applied before any picture is annotated, stored or sent; and the
-pixel side of plate blurring (`blur_quads`: the plates themselves are found by edge_agent/plates/)."""
+"""Face blurring with YuNet (edge_agent/evidence/yunet.py), applied before any picture is annotated, stored or
+sent; and the pixel side of plate blurring (`blur_quads`: the plates themselves are found by edge_agent/plates/)."""
 
 from __future__ import annotations
 
-import threading
+from collections.abc import Sequence
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from edge_agent.evidence.yunet import YuNetFaces
+
 
 class FaceBlurrer:
-    def __init__(self, model_path: Path, score_threshold: float = 0.3, nms_threshold: float = 0.3) -> None:
+    def __init__(
+        self,
+        model_path: Path,
+        score_threshold: float = 0.3,
+        nms_threshold: float = 0.3,
+        *,
+        providers: Sequence[str] | None = None,
+        intra_op_threads: int = 1,
+    ) -> None:
         """A low score threshold on purpose: for privacy a blurred non-face is cheap, a missed face is not."""
-        self._detector = cv2.FaceDetectorYN.create(
-            str(model_path), "", (320, 320), score_threshold, nms_threshold, 5000
+        self._faces = YuNetFaces(
+            model_path, score_threshold, nms_threshold, providers=providers, intra_op_threads=intra_op_threads
         )
-        self._lock = threading.Lock()  # one OpenCV detector object is not safe to share between camera threads
 
     def detect(self, image_bgr: np.ndarray) -> np.ndarray:
         """(F, 4) face boxes `[x, y, w, h]` in pixels."""
-        with self._lock:
-            self._detector.setInputSize((image_bgr.shape[1], image_bgr.shape[0]))
-            _, faces = self._detector.detect(image_bgr)
-        if faces is None:
-            return np.zeros((0, 4), dtype=np.float32)
-        return faces[:, :4].astype(np.float32)
+        return self._faces.detect(image_bgr)
 
     def blur(self, image_bgr: np.ndarray) -> tuple[np.ndarray, int]:
         """A copy with every detected face made unrecognisable, and the number of faces."""
