@@ -319,7 +319,9 @@ class EdgeAgent:
             self.rules[cid].check_classes(detector.spec.classes, f"camera {cid} rules")
         current = self.detector
         if isinstance(current, InferenceBatcher):
-            current.replace(*batch_model(detector, self.config.inference.batch_for(len(self.config.cameras))))
+            inference = self.config.inference
+            max_batch = inference.batch_for(len(self.config.cameras))
+            current.replace(*batch_model(detector, max_batch, inference.workers_for(max_batch)))
             return
         serving = serving_detector(detector, self.config.inference, len(self.config.cameras))
         with self.inference_lock:

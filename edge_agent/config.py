@@ -22,6 +22,9 @@ from edge_agent.integrity.config import IntegrityConfig
 # so the default stops at 8 and larger values are a measured choice (inference.max_batch, at most 64).
 DEFAULT_MAX_BATCH = 8
 MAX_BATCH_LIMIT = 64
+# Two: one batch runs while the next forms (more only helps with more cores than a small box has).
+DEFAULT_INFERENCE_WORKERS = 2
+MAX_INFERENCE_WORKERS = 8
 ENV_OVERRIDES = {"mqtt_url": "CITYOPS_EDGE_MQTT_URL", "hub_url": "CITYOPS_EDGE_HUB_URL"}
 
 
@@ -101,9 +104,20 @@ class InferenceConfig(StrictModel):
         description="how long a batch may wait for more cameras' frames; 0 runs whatever is waiting at once",
     )
 
+    workers: int | None = Field(
+        None,
+        ge=1,
+        le=MAX_INFERENCE_WORKERS,
+        description="inference threads running batches concurrently (one forms while another runs); default 2",
+    )
+
     def batch_for(self, cameras: int) -> int:
         """The batch limit for an agent with this many cameras."""
         return self.max_batch if self.max_batch is not None else max(1, min(cameras, DEFAULT_MAX_BATCH))
+
+    def workers_for(self, max_batch: int) -> int:
+        """Inference threads for batches of at most `max_batch`: no more than frames to share among them."""
+        return min(self.workers if self.workers is not None else DEFAULT_INFERENCE_WORKERS, max_batch)
 
 
 class OutboxConfig(StrictModel):

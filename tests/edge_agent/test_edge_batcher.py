@@ -7,6 +7,7 @@ callers waiting, a failing batch, a model swap with frames queued) deterministic
 from __future__ import annotations
 
 import threading
+import time
 
 import cv2
 import numpy as np
@@ -109,19 +110,27 @@ class GatedDetector:
         self.gate = threading.Event()
         self.running = threading.Event()
         self.runs: list[int] = []
-        self.last_inference_ms = 0.0
+        self._count = threading.Lock()
+        self.active = self.peak = 0  # runs under way now, and the most at once
 
     def prepare(self, frame: np.ndarray) -> Prepared:
         return Prepared(frame[None].astype(np.float32), Letterbox(1.0, 1.0, 0.0, 0.0), frame.shape[1], frame.shape[0])
 
     def run(self, blob: np.ndarray) -> list[np.ndarray]:
-        self.running.set()
-        assert self.gate.wait(TIMEOUT_S)
-        self.runs.append(len(blob))
-        if self.fail_batches and len(blob) > 1:
-            raise RuntimeError("boom")
-        self.last_inference_ms = 6.0 * len(blob)
-        return [blob.reshape(len(blob), -1).sum(axis=1, keepdims=True) + self.offset]
+        with self._count:
+            self.active += 1
+            self.peak = max(self.peak, self.active)
+        try:
+            self.running.set()
+            assert self.gate.wait(TIMEOUT_S)
+            self.runs.append(len(blob))
+            if self.fail_batches and len(blob) > 1:
+                raise RuntimeError("boom")
+            time.sleep(0.006 * len(blob))  # at least 6 ms of run time per frame
+            return [blob.reshape(len(blob), -1).sum(axis=1, keepdims=True) + self.offset]
+        finally:
+            with self._count:
+                self.active -= 1
 
     def finish(self, outputs: list[np.ndarray], prepared: Prepared) -> float:
         return float(outputs[0][0, 0])
@@ -170,7 +179,9 @@ def test_queued_frames_share_a_run_and_split_its_time() -> None:
     finally:
         batcher.close()
     assert errors == [None, None] and box["a"] == 12.0
-    assert results == [(24.0, 6.0), (36.0, 6.0)]  # own frame each; half of the 12 ms batch run each
+    assert [value for value, _ in results] == [24.0, 36.0]  # each camera gets its own frame's result
+    shares = [ms for _, ms in results]
+    assert shares[0] == shares[1] and shares[0] >= 6.0  # each half of the one (>= 12 ms) batch run
     assert detector.runs == [1, 2] and batcher.batch_sizes() == {1: 1, 2: 1}
 
 
@@ -242,3 +253,56 @@ def test_a_model_swap_takes_effect_between_frames() -> None:
     assert box["a"] == 12.0 and queued["b"] == 24.0  # queued before the swap: the old model ran it
     assert c_result == [1036.0] and batcher.spec is new.spec  # after the swap: the new one
     assert old.runs == [1, 1] and new.runs == [1]  # never one batch across two models
+
+
+def test_two_workers_run_a_second_batch_while_the_first_is_running() -> None:
+    """Camera A's frame is in a run that holds; camera B's frame starts on the second worker at once. The wait for
+    B's company is long (10 min): it is skipped because the only other active camera's frame is already running."""
+    detector = GatedDetector()
+    batcher = InferenceBatcher(detector, max_batch=4, max_wait_ms=600_000, workers=2)
+    a, box = start_blocked_first_call(batcher, detector)
+    try:
+        b = threading.Thread(target=lambda: box.setdefault("b", batcher.detect(frame(2))))
+        b.start()
+        wait_for(lambda: detector.peak == 2)  # both runs under way together
+        detector.gate.set()
+        a.join(TIMEOUT_S)
+        b.join(TIMEOUT_S)
+    finally:
+        batcher.close()
+    assert box == {"a": 12.0, "b": 24.0} and detector.runs == [1, 1]
+    assert batcher.batch_sizes() == {1: 2}
+
+
+def test_two_workers_give_the_same_detections_as_plain_detect(yolox) -> None:
+    detector, batched = yolox
+    frames = [cv2.imread(str(shared_file("media", name))) for name in ("dog.jpg", "mmdet_demo.jpg", "dog.jpg")]
+    expected = [detector.detect(f) for f in frames]
+    batcher = InferenceBatcher(batched, max_batch=2, max_wait_ms=5, workers=2)
+    try:
+        results, errors = run_in_threads([lambda f=f: [batcher.detect(f) for _ in range(4)] for f in frames])
+    finally:
+        batcher.close()
+    assert errors == [None] * len(frames)
+    for got, want in zip(results, expected, strict=True):
+        for detections in got:
+            assert np.array_equal(detections.xyxy, want.xyxy) and np.array_equal(detections.class_id, want.class_id)
+    assert sum(size * runs for size, runs in batcher.batch_sizes().items()) == 4 * len(frames)
+
+
+def test_many_cameras_on_three_workers_each_get_their_own_frames() -> None:
+    """Workers compete for the queue (one may take the frame another was forming a batch around): every frame is
+    run exactly once and its result goes back to its own camera."""
+    detector = GatedDetector()
+    detector.gate.set()
+    batcher = InferenceBatcher(detector, max_batch=4, max_wait_ms=1, workers=3)
+    cameras, frames_each = 8, 25
+    try:
+        results, errors = run_in_threads(
+            [lambda c=c: [batcher.detect(frame(c)) for _ in range(frames_each)] for c in range(1, cameras + 1)]
+        )
+    finally:
+        batcher.close()
+    assert errors == [None] * cameras
+    assert results == [[12.0 * c] * frames_each for c in range(1, cameras + 1)]
+    assert sum(detector.runs) == cameras * frames_each and detector.peak >= 2

@@ -64,6 +64,8 @@ def config_dict(tmp_path: Path, cameras: int, source: str = "street.jpg", **extr
         ({"max_wait_ms": -1}, "inference.max_wait_ms: Input should be greater than or equal to 0"),
         ({"max_wait_ms": 500}, "inference.max_wait_ms: Input should be less than or equal to 100"),
         ({"max_wait": 2}, "inference.max_wait: Extra inputs are not permitted (unknown key"),
+        ({"workers": 0}, "inference.workers: Input should be greater than or equal to 1"),
+        ({"workers": 9}, "inference.workers: Input should be less than or equal to 8"),
     ],
 )
 def test_bad_inference_settings_name_file_field_and_limit(tmp_path: Path, inference: dict, message: str) -> None:
@@ -78,6 +80,9 @@ def test_batch_limit_defaults_to_the_cameras_up_to_8_and_1_turns_batching_off(tm
     assert [InferenceConfig().batch_for(n) for n in (1, 3, 8, 12)] == [1, 3, 8, 8]
     assert InferenceConfig(max_batch=1).batch_for(5) == 1
     assert InferenceConfig(max_batch=16).batch_for(2) == 16
+    # Two inference threads by default, never more than frames in a batch.
+    assert [InferenceConfig().workers_for(b) for b in (1, 2, 8)] == [1, 2, 2]
+    assert InferenceConfig(workers=3).workers_for(8) == 3 and InferenceConfig(workers=3).workers_for(2) == 2
     config = parse_config(config_dict(tmp_path, 3))
     assert config.inference == InferenceConfig() and config.inference.max_wait_ms == 2.0
     tuned = parse_config(config_dict(tmp_path, 3, inference={"max_batch": 2, "max_wait_ms": 0}))
