@@ -3,6 +3,7 @@ raw ONNX Runtime session (the floor)."""
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 
@@ -58,12 +59,13 @@ def run_detector(detector: OnnxDetector, frames: list[np.ndarray], seconds: floa
 
 
 def run_detector_batch(
-    detector: OnnxDetector, frames: list[np.ndarray], batch: int, seconds: float
+    detector: OnnxDetector, frames: list[np.ndarray], batch: int, seconds: float, workers: int = 1
 ) -> tuple[int, float]:
     """`batch` frames a step: each prepared, one session run for all, each decoded; (frames, elapsed seconds).
 
-    `detector` must take batches (`edge_agent.detectors.batcher.batch_capable`). One thread, no batcher: the model's
-    own throughput at that batch size, the ceiling for a pipeline whose cameras fill every batch.
+    `detector` must take batches (`edge_agent.detectors.batcher.batch_capable`). No batcher and no cameras: the
+    model's own throughput at that batch size, on `workers` threads stepping concurrently (as many as the agent's
+    inference threads), the ceiling for a pipeline whose cameras fill every batch.
     """
 
     def step(i: int) -> None:
@@ -72,5 +74,19 @@ def run_detector_batch(
         for k, p in enumerate(prepared):
             detector.finish([o[k : k + 1] for o in outputs], p)
 
-    steps, elapsed = timed_loop(step, seconds)
-    return steps * batch, elapsed
+    if workers == 1:
+        steps, elapsed = timed_loop(step, seconds)
+        return steps * batch, elapsed
+    done: list[tuple[int, float]] = []
+
+    def worker(w: int) -> None:
+        done.append(timed_loop(lambda i: step(i * workers + w), seconds))
+
+    threads = [threading.Thread(target=worker, args=(w,)) for w in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if len(done) != workers:
+        raise RuntimeError("a detector_batch worker failed; see the traceback above")
+    return sum(steps for steps, _ in done) * batch, max(elapsed for _, elapsed in done)

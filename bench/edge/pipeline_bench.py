@@ -1,8 +1,8 @@
 """Edge pipeline benchmark: bare model, whole pipeline (1/4/8 cameras) and the Ultralytics peer, in one run.
 
-The bare model runs one frame a session run (`detector`) and, for models that can batch, N frames a run
-(`detector_batchN`, N the batch the agent uses for that many cameras): the ceilings of a pipeline without and with
-batched inference across cameras.
+The bare model runs one frame a session run (`detector`) and, for models that can batch, N cameras' frames at a time
+the way the agent's batcher can run them (`detector_Ncam`: its inference threads concurrently, N frames among
+them): the ceilings of a pipeline without and with batched inference across cameras.
 
 Every leg runs for the same fixed window once per round, and each round starts at a different leg (rotation),
 so a machine drifting between fast and slow states hits all legs alike; the summary gives medians and ratios,
@@ -85,8 +85,9 @@ def build_legs(args: argparse.Namespace, models: list[str], cameras: list[int], 
     """(variant name, model, fn(seconds) -> dict with frames and seconds) for every leg."""
     from bench.edge.model_legs import decode_frames, make_blob, run_detector, run_detector_batch, run_raw_session
     from bench.edge.pipeline_leg import run_pipeline
+    from edge_agent.config import InferenceConfig
     from edge_agent.detectors import DetectorOptions, create_detector
-    from edge_agent.detectors.batcher import batch_capable
+    from edge_agent.detectors.batcher import batch_capable, worker_threads
     from edge_agent.evidence.privacy import FaceBlurrer
     from edge_agent.models.manifest import ModelStore, load_manifest
 
@@ -110,16 +111,21 @@ def build_legs(args: argparse.Namespace, models: list[str], cameras: list[int], 
             return {"frames": n, "seconds": t}
 
         legs += [(f"{name}/ort_session", name, raw), (f"{name}/detector", name, det)]
-        sizes = sorted({b for b in agent_batches(cameras).values() if b > 1})
-        batched = batch_capable(detector) if sizes else None  # None: the agent, too, runs this model at batch 1
-        for size in sizes if batched is not None else []:
-            run_detector_batch(batched, frames, size, 0.0)  # one step: the first run at a batch size allocates
+        for count in [c for c in cameras if InferenceConfig().batch_for(c) > 1]:
+            # N cameras' frames at a time, as the agent's batcher can run them: its inference threads concurrently
+            # (each with its session threads), N frames shared among them (a camera has one frame in flight).
+            workers = InferenceConfig().workers_for(InferenceConfig().batch_for(count))
+            batched = batch_capable(detector, worker_threads(detector, workers))
+            if batched is None:  # the agent, too, runs this model at batch 1
+                break
+            per_run = -(-count // workers)
+            run_detector_batch(batched, frames, per_run, 0.0)  # one step: the first run at a batch size allocates
 
-            def det_batch(s: float, d=batched, b=size) -> dict:
-                n, t = run_detector_batch(d, frames, b, s)
-                return {"frames": n, "seconds": t, "batch": b}
+            def det_cams(s: float, d=batched, b=per_run, w=workers) -> dict:
+                n, t = run_detector_batch(d, frames, b, s, workers=w)
+                return {"frames": n, "seconds": t, "batch": b, "workers": w}
 
-            legs.append((f"{name}/detector_batch{size}", name, det_batch))
+            legs.append((f"{name}/detector_{count}cam", name, det_cams))
         for count, inline in [(c, i) for c in cameras for i in ([False, True] if args.baseline else [False])]:
 
             def pipe(s: float, d=detector, c=count, i=inline) -> dict:
@@ -144,13 +150,6 @@ def build_legs(args: argparse.Namespace, models: list[str], cameras: list[int], 
 
             legs.append((f"{name}/ultralytics_track", name, ultra))
     return legs
-
-
-def agent_batches(cameras: list[int]) -> dict[int, int]:
-    """Camera count -> the batch limit the agent uses for it (default `inference` config)."""
-    from edge_agent.config import InferenceConfig
-
-    return {c: InferenceConfig().batch_for(c) for c in cameras}
 
 
 def emit(record: dict) -> None:
@@ -209,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
             "machine": machine_info(),
             "wall_s": round(time.perf_counter() - started, 1),
             "variants": medians(measurements),
-            "ratios": ratios(measurements, models, cameras, peer is not None, agent_batches(cameras)),
+            "ratios": ratios(measurements, models, cameras, peer is not None),
         }
     )
     return 0

@@ -32,15 +32,9 @@ def ratio(measurements: list[dict], numerator: str, denominator: str) -> dict | 
     }
 
 
-def ratios(
-    measurements: list[dict],
-    models: list[str],
-    cameras: list[int],
-    peer: bool,
-    batches: dict[int, int] | None = None,
-) -> dict[str, dict | None]:
-    """`batches`: camera count -> the batch its pipeline runs at; adds `pipeline_Ncam / detector_batchB` where that
-    bare-model leg was measured (models that cannot batch have none)."""
+def ratios(measurements: list[dict], models: list[str], cameras: list[int], peer: bool) -> dict[str, dict | None]:
+    """Adds `pipeline_Ncam / detector_Ncam` where that bare-model leg was measured (models that cannot batch have
+    none)."""
     out: dict[str, dict | None] = {}
     for model in models:
         raw, det = f"{model}/ort_session", f"{model}/detector"
@@ -49,10 +43,7 @@ def ratios(
             pipe = f"{model}/pipeline_{n}cam"
             out[f"{model}: pipeline_{n}cam / detector"] = ratio(measurements, pipe, det)
             out[f"{model}: pipeline_{n}cam / ort_session"] = ratio(measurements, pipe, raw)
-            batch = (batches or {}).get(n, 1)
-            if batch > 1:
-                batched = f"{model}/detector_batch{batch}"
-                out[f"{model}: pipeline_{n}cam / detector_batch{batch}"] = ratio(measurements, pipe, batched)
+            out[f"{model}: pipeline_{n}cam / detector_{n}cam"] = ratio(measurements, pipe, f"{model}/detector_{n}cam")
             # Present only with --baseline: the same pipeline as before the speed-ups, and new over old.
             out[f"{model}: pipeline_{n}cam_inline / detector"] = ratio(measurements, f"{pipe}_inline", det)
             out[f"{model}: pipeline_{n}cam / pipeline_{n}cam_inline"] = ratio(measurements, pipe, f"{pipe}_inline")

@@ -32,7 +32,7 @@ def test_tiny_bench_run_reports_every_leg_and_the_ratios() -> None:
     assert set(measured) == {
         "yolox_nano/ort_session",
         "yolox_nano/detector",
-        "yolox_nano/detector_batch2",  # the bare model at the batch the 2-camera pipeline runs
+        "yolox_nano/detector_2cam",  # the bare model fed 2 cameras' frames as the agent's batcher runs them
         "yolox_nano/pipeline_1cam",
         "yolox_nano/pipeline_2cam",
         "yolox_nano/pipeline_1cam_inline",  # --baseline: the same pipeline before the integrity budget/evidence thread
@@ -49,7 +49,7 @@ def test_tiny_bench_run_reports_every_leg_and_the_ratios() -> None:
     expected = measured["yolox_nano/pipeline_1cam"]["fps"] / measured["yolox_nano/detector"]["fps"]
     assert ratio == pytest.approx(expected, abs=0.002)
     assert "yolox_nano: pipeline_2cam / pipeline_2cam_inline" in summary["ratios"]
-    assert "yolox_nano: pipeline_2cam / detector_batch2" in summary["ratios"]
+    assert "yolox_nano: pipeline_2cam / detector_2cam" in summary["ratios"]
     assert "yolox_nano: pipeline_2cam / detector" in summary["ratios"]
 
 
