@@ -18,7 +18,7 @@ from onnx import TensorProto, helper, numpy_helper
 from edge_agent.config import InferenceConfig
 from edge_agent.detectors import DetectorOptions, create_detector
 from edge_agent.detectors.batch_graph import BATCH_DIM, NotBatchable, batch_graph
-from edge_agent.detectors.batcher import batch_capable, compare_batched, serving_detector
+from edge_agent.detectors.batcher import InferenceBatcher, batch_capable, compare_batched, serving_detector
 from edge_agent.models.manifest import ModelStore, file_sha256, load_manifest
 
 REAL_FRAMES = ["dog.jpg", "mmdet_demo.jpg", "coco_val2017_000000001000.jpg"]
@@ -68,10 +68,19 @@ def test_yolov8_int8_stays_at_batch_1_because_its_quantisation_couples_the_frame
         batch_graph(path, "images")
     detector = create_detector(spec, path, DetectorOptions())
     with caplog.at_level(logging.WARNING, logger="edge_agent.detectors.batcher"):
-        assert serving_detector(detector, InferenceConfig(), cameras=4) is detector
-        assert serving_detector(detector, InferenceConfig(), cameras=8) is detector
+        served = [serving_detector(detector, InferenceConfig(), cameras=n) for n in (4, 8)]
+    try:
+        for batcher in served:  # single frames, on two concurrent inference threads
+            assert isinstance(batcher, InferenceBatcher) and batcher.detector is not detector
+            image = cv2.imread(str(shared_file("media", "dog.jpg")))
+            assert np.array_equal(batcher.detect(image).xyxy, detector.detect(image).xyxy)
+            assert batcher.batch_sizes() == {1: 1}
+    finally:
+        for batcher in served:
+            batcher.close()
     reasons = [r.getMessage() for r in caplog.records if "stays at batch 1" in r.getMessage()]
     assert len(reasons) == 1 and "yolov8n_int8" in reasons[0]  # logged once per loaded model
+    assert serving_detector(detector, InferenceConfig(max_batch=1), cameras=4) is detector  # batching off
 
 
 def test_nanodet_int8_falls_back_where_shape_inference_cannot_follow_its_contrib_ops(
@@ -83,7 +92,9 @@ def test_nanodet_int8_falls_back_where_shape_inference_cannot_follow_its_contrib
     spec, path = store.resolve("nanodet_int8")
     detector = create_detector(spec, path, DetectorOptions())
     with caplog.at_level(logging.WARNING, logger="edge_agent.detectors.batcher"):
-        assert serving_detector(detector, InferenceConfig(), cameras=3) is detector
+        served = serving_detector(detector, InferenceConfig(), cameras=3)
+    served.close()
+    assert isinstance(served, InferenceBatcher) and served.batch_sizes() == {}
     assert any("nanodet_int8 stays at batch 1: a batch of 2 does not run" in r.getMessage() for r in caplog.records)
     assert len(detector.detect(cv2.imread(str(shared_file("media", "dog.jpg"))))) > 0  # and still works, batch 1
 
