@@ -97,9 +97,7 @@ class IngestStack:
         self.hubs.append(proc)
         return proc
 
-    def start_worker(
-        self, name: str, index: int = 0, share_group: str = "hub", **env: str
-    ) -> subprocess.Popen[bytes]:
+    def start_worker(self, name: str, index: int = 0, share_group: str = "hub", **env: str) -> subprocess.Popen[bytes]:
         """One ingest worker process: the smallest complete hub ingest replica.
 
         Each independent scenario takes its own `share_group`: Mosquitto keeps dealing shared-subscription

@@ -63,9 +63,9 @@ def run_detector_batch(
 ) -> tuple[int, float]:
     """`batch` frames a step: each prepared, one session run for all, each decoded; (frames, elapsed seconds).
 
-    `detector` must take batches (`edge_agent.detectors.batcher.batch_capable`). No batcher and no cameras: the
-    model's own throughput at that batch size, on `workers` threads stepping concurrently (as many as the agent's
-    inference threads), the ceiling for a pipeline whose cameras fill every batch.
+    `detector` must take batches of `batch` (`edge_agent.detectors.batcher.batch_model`). No batcher and no cameras:
+    the model's own throughput at that batch size, on `workers` threads stepping concurrently (as many as the
+    agent's inference threads), the ceiling for a pipeline whose cameras fill every batch.
     """
 
     def step(i: int) -> None:

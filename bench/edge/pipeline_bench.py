@@ -1,8 +1,8 @@
 """Edge pipeline benchmark: bare model, whole pipeline (1/4/8 cameras) and the Ultralytics peer, in one run.
 
-The bare model runs one frame a session run (`detector`) and, for models that can batch, N cameras' frames at a time
-the way the agent's batcher can run them (`detector_Ncam`: its inference threads concurrently, N frames among
-them): the ceilings of a pipeline without and with batched inference across cameras.
+The bare model runs one frame a session run (`detector`), and N cameras' frames at a time the way the agent's
+batcher runs them (`detector_Ncam`: its inference threads concurrently, N frames among them, as batches for a model
+that can batch and one frame a run otherwise): the ceilings of a pipeline on one camera and on N.
 
 Every leg runs for the same fixed window once per round, and each round starts at a different leg (rotation),
 so a machine drifting between fast and slow states hits all legs alike; the summary gives medians and ratios,
@@ -87,7 +87,7 @@ def build_legs(args: argparse.Namespace, models: list[str], cameras: list[int], 
     from bench.edge.pipeline_leg import run_pipeline
     from edge_agent.config import InferenceConfig
     from edge_agent.detectors import DetectorOptions, create_detector
-    from edge_agent.detectors.batcher import batch_capable, worker_threads
+    from edge_agent.detectors.batcher import batch_model
     from edge_agent.evidence.privacy import FaceBlurrer
     from edge_agent.models.manifest import ModelStore, load_manifest
 
@@ -113,15 +113,14 @@ def build_legs(args: argparse.Namespace, models: list[str], cameras: list[int], 
         legs += [(f"{name}/ort_session", name, raw), (f"{name}/detector", name, det)]
         for count in [c for c in cameras if InferenceConfig().batch_for(c) > 1]:
             # N cameras' frames at a time, as the agent's batcher can run them: its inference threads concurrently
-            # (each with its session threads), N frames shared among them (a camera has one frame in flight).
-            workers = InferenceConfig().workers_for(InferenceConfig().batch_for(count))
-            batched = batch_capable(detector, worker_threads(detector, workers))
-            if batched is None:  # the agent, too, runs this model at batch 1
-                break
-            per_run = -(-count // workers)
-            run_detector_batch(batched, frames, per_run, 0.0)  # one step: the first run at a batch size allocates
+            # (each with its session threads), N frames shared among them (a camera has one frame in flight); one
+            # frame a run for a model that cannot batch.
+            config = InferenceConfig()
+            workers = config.workers_for(config.batch_for(count))
+            served, max_batch = batch_model(detector, config.batch_for(count), workers)
+            per_run = -(-count // workers) if max_batch > 1 else 1
 
-            def det_cams(s: float, d=batched, b=per_run, w=workers) -> dict:
+            def det_cams(s: float, d=served, b=per_run, w=workers) -> dict:
                 n, t = run_detector_batch(d, frames, b, s, workers=w)
                 return {"frames": n, "seconds": t, "batch": b, "workers": w}
 
