@@ -313,7 +313,7 @@ class EdgeAgent:
         """Make a loaded, warmed-up detector the one every camera uses (between two inferences).
 
         Raises before anything is swapped if it cannot be used. A running batcher keeps serving, with the new model
-        from its next frame on (batched if that model can be, one frame at a time if not).
+        from its next frame on (batched if that model can be, one frame a run on its threads if not).
         """
         for cid in self.cameras:
             self.rules[cid].check_classes(detector.spec.classes, f"camera {cid} rules")
