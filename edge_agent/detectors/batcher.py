@@ -71,7 +71,15 @@ def worker_threads(detector: OnnxDetector, workers: int) -> int:
     """Intra-op threads of the batched session: the configured number if one is set, else the cores shared out
     among the inference threads (ONNX Runtime's own default would give each of them every core)."""
     configured = detector.options.intra_op_threads
-    return configured if configured else max(1, (os.cpu_count() or 1) // workers)
+    return configured if configured else max(1, _usable_cores() // workers)
+
+
+def _usable_cores() -> int:
+    """Cores this process may run on (a container's cpuset, not the host's count where the OS says)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 def batch_model(detector: OnnxDetector, max_batch: int, workers: int = 1) -> tuple[OnnxDetector, int]:
