@@ -1,6 +1,8 @@
-"""One private ingest stack (database server, broker with dynamic security) for the reliability tests.
+"""One private ingest stack (database server, broker with dynamic security) per module and database kind, for the
+reliability tests: each runs against TimescaleDB and against plain PostgreSQL, as the hub must work on both.
 
-Private, not the suite's shared services: these tests kill hubs and restart the database and the broker."""
+Private, not the suite's shared services: these tests kill hubs and restart the database and the broker.
+`CITYOPS_TEST_DATABASE_KIND` (or `CITYOPS_TEST_DB`) set to one kind runs them on that one only."""
 
 from __future__ import annotations
 
@@ -13,10 +15,17 @@ import pytest
 from bench.harness import IngestStack
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IngestStack]:
-    kind = os.environ.get("CITYOPS_TEST_DATABASE_KIND") or os.environ.get("CITYOPS_TEST_DB", "auto")
-    stack = IngestStack(Path(tmp_path_factory.mktemp("reliability")), kind)
+def _kinds() -> list[str]:
+    forced = os.environ.get("CITYOPS_TEST_DATABASE_KIND") or os.environ.get("CITYOPS_TEST_DB")
+    return [forced] if forced and forced != "auto" else ["timescaledb", "postgres"]
+
+
+@pytest.fixture(scope="module", params=_kinds())
+def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[IngestStack]:
+    kind = request.param
+    if kind == "timescaledb" and os.geteuid() != 0:
+        pytest.skip("TimescaleDB runs in a Debian 13 chroot, which needs root")
+    stack = IngestStack(Path(tmp_path_factory.mktemp(f"reliability-{kind}")), kind)
     try:
         yield stack
     finally:
