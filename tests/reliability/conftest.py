@@ -2,7 +2,8 @@
 reliability tests: each runs against TimescaleDB and against plain PostgreSQL, as the hub must work on both.
 
 Private, not the suite's shared services: these tests kill hubs and restart the database and the broker.
-`CITYOPS_TEST_DATABASE_KIND` (or `CITYOPS_TEST_DB`) set to one kind runs them on that one only."""
+`CITYOPS_TEST_DB` set to one kind runs them on that one only (`CITYOPS_TEST_DATABASE_KIND` only reports which kind
+the suite's shared server is, so it does not narrow them)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from bench.harness import IngestStack
 
 
 def _kinds() -> list[str]:
-    forced = os.environ.get("CITYOPS_TEST_DATABASE_KIND") or os.environ.get("CITYOPS_TEST_DB")
+    forced = os.environ.get("CITYOPS_TEST_DB")
     return [forced] if forced and forced != "auto" else ["timescaledb", "postgres"]
 
 
