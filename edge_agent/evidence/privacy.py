@@ -26,15 +26,29 @@ class FaceBlurrer:
         self._faces = YuNetFaces(
             model_path, score_threshold, nms_threshold, providers=providers, intra_op_threads=intra_op_threads
         )
+        # The last frame blurred and its faces: several events decided on one frame (cars crossing their dwell
+        # threshold together, a no-parking window opening) are pictures of that same frame object, which the
+        # pipeline never writes to. One tuple, replaced whole, so concurrent callers at worst detect again.
+        self._last: tuple[np.ndarray, np.ndarray] | None = None
 
     def detect(self, image_bgr: np.ndarray) -> np.ndarray:
         """(F, 4) face boxes `[x, y, w, h]` in pixels."""
         return self._faces.detect(image_bgr)
 
+    def faces_of(self, frame: np.ndarray) -> np.ndarray:
+        """`detect`, run once per frame object: a repeat call with the very same (unmodified) array reuses it."""
+        last = self._last
+        if last is not None and last[0] is frame:
+            return last[1]
+        faces = self.detect(frame)
+        self._last = (frame, faces)
+        return faces
+
     def blur(self, image_bgr: np.ndarray) -> tuple[np.ndarray, int]:
-        """A copy with every detected face made unrecognisable, and the number of faces."""
+        """A copy with every detected face made unrecognisable, and the number of faces. `image_bgr` must not be
+        written to after a call: a later call with the same array object reuses its faces (`faces_of`)."""
         out = image_bgr.copy()
-        faces = self.detect(image_bgr)
+        faces = self.faces_of(image_bgr)
         height, width = out.shape[:2]
         for x, y, w, h in faces:
             # Grow the box: YuNet boxes are tight, and hair, ears and chin identify people too.

@@ -52,3 +52,22 @@ def test_evidence_is_blurred_before_it_is_encoded(blurrer: FaceBlurrer, tmp_path
     assert len(strict.detect(cv2.resize(decoded, (640, 480)))) <= 1
     path = write_evidence(tmp_path / "evidence", "ev-1", picture)
     assert path.read_bytes() == picture.data and not list(path.parent.glob("*.tmp"))
+
+
+def test_faces_are_detected_once_per_frame_object(tmp_path: Path) -> None:
+    """Several events on one frame share its face detection; another frame object (even with the same pixels) is
+    searched again, so a frame is never blurred with another frame's faces."""
+    counting = FaceBlurrer(shared_file("models", "face_detection_yunet_2023mar.onnx"))
+    searched: list[int] = []
+    detect = counting.detect
+    counting.detect = lambda image: (searched.append(id(image)), detect(image))[1]  # type: ignore[method-assign]
+    image = cv2.imread(str(shared_file("media", "coco_val2017_000000001000.jpg")))
+    first, count = counting.blur(image)
+    again, count_again = counting.blur(image)
+    assert len(searched) == 1 and count == count_again >= 10 and np.array_equal(first, again)
+    copy = image.copy()
+    _, count_copy = counting.blur(copy)
+    assert len(searched) == 2 and count_copy == count
+    counting.blur(np.zeros_like(image))
+    counting.blur(image)  # only the last frame is remembered
+    assert len(searched) == 4
