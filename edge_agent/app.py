@@ -162,7 +162,7 @@ class EdgeAgent:
         self.detector_options = options
         detector = create_detector(spec, model_path, options)
         detector.warm_up()
-        # With several cameras, one inference thread runs their frames as batches when the model allows it.
+        # With several cameras, inference threads run their frames, as batches when the model allows it.
         self.detector: Detector = serving_detector(detector, cfg.inference, len(cfg.cameras))
         self._on_stop("detector", self._close_detector)
         # Faces through the same providers as the detector (on a Jetson: the GPU), one CPU thread otherwise.

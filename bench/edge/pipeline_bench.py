@@ -111,14 +111,15 @@ def build_legs(args: argparse.Namespace, models: list[str], cameras: list[int], 
             return {"frames": n, "seconds": t}
 
         legs += [(f"{name}/ort_session", name, raw), (f"{name}/detector", name, det)]
-        for count in [c for c in cameras if InferenceConfig().batch_for(c) > 1]:
+        config = InferenceConfig()  # the agent's default
+        for count in [c for c in cameras if config.batch_for(c) > 1]:
             # N cameras' frames at a time, as the agent's batcher can run them: its inference threads concurrently
             # (each with its session threads), N frames shared among them (a camera has one frame in flight); one
             # frame a run for a model that cannot batch.
-            config = InferenceConfig()
             workers = config.workers_for(config.batch_for(count))
             served, max_batch = batch_model(detector, config.batch_for(count), workers)
             per_run = -(-count // workers) if max_batch > 1 else 1
+            run_detector_batch(served, frames, per_run, 0.0)  # one step: the first run at a batch size allocates
 
             def det_cams(s: float, d=served, b=per_run, w=workers) -> dict:
                 n, t = run_detector_batch(d, frames, b, s, workers=w)

@@ -33,8 +33,7 @@ def ratio(measurements: list[dict], numerator: str, denominator: str) -> dict | 
 
 
 def ratios(measurements: list[dict], models: list[str], cameras: list[int], peer: bool) -> dict[str, dict | None]:
-    """Adds `pipeline_Ncam / detector_Ncam` where that bare-model leg was measured (models that cannot batch have
-    none)."""
+    """Adds `pipeline_Ncam / detector_Ncam` where that bare-model leg was measured (N > 1)."""
     out: dict[str, dict | None] = {}
     for model in models:
         raw, det = f"{model}/ort_session", f"{model}/detector"

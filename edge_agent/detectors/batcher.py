@@ -11,8 +11,8 @@ on the other core. On CPU, two runs with one intra-op thread each do more frames
 threads (measured on the 2-core box: YOLOX-Nano batch 8, 73-77 against 61-68 frames/s), because a single run's
 parallel sections leave cores idle between them.
 
-Only models whose batch results equal their single-frame results are batched (`batch_capable`); the others stay at
-batch 1, with the reason logged once.
+Only models whose batch results equal their single-frame results are batched (`batch_capable`); the others run one
+frame a run on the same threads, with the reason logged once.
 """
 
 from __future__ import annotations
