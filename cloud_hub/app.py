@@ -93,7 +93,9 @@ class HubRuntime:
         if report.capabilities.timescaledb_version is None:
             log.warning("running on plain PostgreSQL without TimescaleDB: events are ordinary tables")
 
-        self.pool = create_pool(settings)
+        # The ingest writers hold a connection each while storing; the API keeps db_pool_max beside them.
+        writers = int(settings.ingest_writers) if settings.ingest else 0
+        self.pool = create_pool(settings, max_size=int(settings.db_pool_max) + writers)
         self._stops.append(self.pool.close)
         self.pool.wait(timeout=30.0)
         with self.pool.connection() as conn:

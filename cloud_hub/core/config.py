@@ -53,6 +53,12 @@ class HubSettings(BaseSettings):
     ingest_batch_max: int = Field(5000, ge=1)
     ingest_batch_wait_ms: int = 20
     ingest_queue_max: int = 20000
+    # Writer threads per ingesting process, each with its own queue, connection and devices (by a hash of the device
+    # id): one writer's Python work overlaps another's database round trips, and as they never share a device their
+    # transactions never wait on each other's locks.
+    ingest_writers: int = Field(
+        2, ge=1, le=16, description="ingest writer threads per process, devices split among them"
+    )
     max_future_s: int = 300
     max_past_s: int = 30 * 24 * 3600
     rules_dir: Path = Path("rules")

@@ -3,8 +3,9 @@
 MQTT 5, persistent session (clean_start False + session expiry): while the hub is briefly down, the broker
 queues QoS 1 messages for it. Messages are PUBACKed manually, only after the writer committed them, so a hub
 that dies between receipt and commit gets them again. The client's Receive Maximum bounds how many unacked
-messages the broker sends at once; on_message only enqueues, and blocks when the queue is full, which stops
-the network loop and pushes back through TCP to the broker instead of dropping anything.
+messages the broker sends at once; on_message only enqueues (into the queue of the writer that owns the device,
+`inbound.partition_of`), and blocks when that queue is full, which stops the network loop and pushes back through
+TCP to the broker instead of dropping anything.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+from collections.abc import Sequence
 from datetime import datetime
 
 import paho.mqtt.client as mqtt
@@ -25,7 +27,7 @@ from cityops.contract.messages import utc_now
 from cityops.contract.topics import DEVICE_TO_HUB, shared_subscription
 from cloud_hub.core.config import MqttEndpoint
 from cloud_hub.ingest import metrics
-from cloud_hub.ingest.inbound import InboundMessage
+from cloud_hub.ingest.inbound import InboundMessage, partition_of
 
 log = logging.getLogger(__name__)
 
@@ -33,13 +35,14 @@ MAX_RECEIVE_MAXIMUM = 65535  # MQTT 5 upper bound of the property
 
 
 class MqttConsumer:
-    """Subscribes with shared subscriptions, feeds `inbox`, PUBACKs after commit, publishes acks and commands."""
+    """Subscribes with shared subscriptions, feeds `inboxes` (one per writer, by device), PUBACKs after commit,
+    publishes acks and commands."""
 
     def __init__(
         self,
         endpoint: MqttEndpoint,
         client_id: str,
-        inbox: queue.Queue[InboundMessage],
+        inboxes: Sequence[queue.Queue[InboundMessage]],
         *,
         share_group: str = "hub",
         session_expiry_s: int = 24 * 3600,
@@ -47,7 +50,9 @@ class MqttConsumer:
         keepalive_s: int = 30,
     ) -> None:
         self.endpoint = endpoint
-        self.inbox = inbox
+        if not inboxes:
+            raise ValueError("MqttConsumer needs at least one inbox")
+        self.inboxes = tuple(inboxes)
         self.share_group = share_group
         self.session_expiry_s = session_expiry_s
         self.receive_maximum = max(1, min(receive_maximum, MAX_RECEIVE_MAXIMUM))
@@ -162,9 +167,10 @@ class MqttConsumer:
     def _on_message(self, client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
         received_at: datetime = utc_now()
         message = InboundMessage(msg.topic, msg.payload, msg.qos, msg.mid, self._generation, received_at)
+        inbox = self.inboxes[partition_of(msg.topic, len(self.inboxes))]
         while not self._intake_closed.is_set():
             try:
-                self.inbox.put(message, timeout=0.5)
+                inbox.put(message, timeout=0.5)
                 return
             except queue.Full:
                 continue  # block the network loop: the broker holds the rest (backpressure, never a drop)

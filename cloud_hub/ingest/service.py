@@ -1,4 +1,5 @@
-"""IngestService: the composition root of MQTT ingest (consumer -> bounded queue -> writer thread -> database)."""
+"""IngestService: the composition root of MQTT ingest (consumer -> a bounded queue per writer -> writer threads ->
+database). Messages are dealt to writers by device (`inbound.partition_of`), so every writer owns its devices."""
 
 from __future__ import annotations
 
@@ -48,36 +49,45 @@ class IngestService:
         session_expiry_s: int | None = None,
     ) -> None:
         self.settings = settings
-        self._inbox: queue.Queue[InboundMessage] = queue.Queue(maxsize=settings.ingest_queue_max)
+        count = int(settings.ingest_writers)
+        per_writer = max(1, -(-settings.ingest_queue_max // count))  # the configured bound holds for all together
+        self._inboxes: list[queue.Queue[InboundMessage]] = [queue.Queue(maxsize=per_writer) for _ in range(count)]
         self.consumer = MqttConsumer(
             settings.mqtt,
             client_id or default_client_id(settings),
-            self._inbox,
+            self._inboxes,
             share_group=settings.share_group,
             session_expiry_s=session_expiry_s
             if session_expiry_s is not None
             else int(settings.ingest_session_expiry_s),
             receive_maximum=settings.ingest_queue_max,
         )
-        self.writer = BatchWriter(
-            pool,
-            self._inbox,
-            self.consumer,
-            processors,
-            telemetry_processors=telemetry_processors,
-            limits=ValidationLimits.from_settings(settings),
-            batch_max=settings.ingest_batch_max,
-            batch_wait_s=settings.ingest_batch_wait_ms / 1000,
-        )
+        self.writers = [
+            BatchWriter(
+                pool,
+                inbox,
+                self.consumer,
+                processors,
+                telemetry_processors=telemetry_processors,
+                limits=ValidationLimits.from_settings(settings),
+                batch_max=settings.ingest_batch_max,
+                batch_wait_s=settings.ingest_batch_wait_ms / 1000,
+            )
+            for inbox in self._inboxes
+        ]
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
         self._disconnected_since: float | None = None
 
     def start(self) -> None:
-        if self._thread is not None:
+        if self._threads:
             raise RuntimeError("IngestService already started")
-        self._thread = threading.Thread(target=self.writer.run, args=(self._stop,), name="ingest-writer", daemon=True)
-        self._thread.start()
+        self._threads = [
+            threading.Thread(target=writer.run, args=(self._stop,), name=f"ingest-writer-{n}", daemon=True)
+            for n, writer in enumerate(self.writers)
+        ]
+        for thread in self._threads:
+            thread.start()
         self.consumer.start()
         log.info("ingest started (broker %r, share group %r)", self.settings.mqtt, self.settings.share_group)
 
@@ -85,38 +95,54 @@ class IngestService:
         """Stop taking messages, store and ack what is queued (up to the timeout), then disconnect.
 
         Whatever is still queued after that was never acked, so the broker delivers it again later."""
-        if self._thread is None:
+        if not self._threads:
             return
         self.consumer.close_intake()
         deadline = time.monotonic() + drain_timeout_s
-        while not self._inbox.empty() and time.monotonic() < deadline and self._thread.is_alive():
+        while self._queued() and time.monotonic() < deadline and self._writers_alive():
             time.sleep(0.05)
         self._stop.set()
-        self._thread.join(timeout=max(1.0, deadline - time.monotonic()))
+        for thread in self._threads:
+            thread.join(timeout=max(1.0, deadline - time.monotonic()))
         self.consumer.stop()
-        self._thread = None
+        self._threads = []
         log.info("ingest stopped")
 
+    def _queued(self) -> int:
+        return sum(inbox.qsize() for inbox in self._inboxes)
+
+    def _writers_alive(self) -> bool:
+        return bool(self._threads) and all(thread.is_alive() for thread in self._threads)
+
+    def _db_failing_since(self) -> float | None:
+        failing = [w.db_failing_since for w in self.writers if w.db_failing_since is not None]
+        return min(failing) if failing else None
+
     def stats(self) -> dict[str, Any]:
+        totals: dict[str, Any] = {}
+        for writer in self.writers:
+            for key, value in writer.stats().items():
+                totals[key] = totals.get(key, 0) + value
         return {
-            **self.writer.stats(),
-            "queue_depth": self._inbox.qsize(),
-            "queue_max": self._inbox.maxsize,
+            **totals,
+            "writers": len(self.writers),
+            "queue_depth": self._queued(),
+            "queue_max": sum(inbox.maxsize for inbox in self._inboxes),
             "mqtt_connected": self.consumer.connected(),
-            "db_failing": self.writer.db_failing_since is not None,
-            "writer_alive": self._thread is not None and self._thread.is_alive(),
+            "db_failing": self._db_failing_since() is not None,
+            "writer_alive": self._writers_alive(),
         }
 
     def healthy(self) -> bool:
-        """Writer running, broker reachable and database writable (short outages tolerated)."""
-        if self._thread is None or not self._thread.is_alive():
+        """Writers running, broker reachable and database writable (short outages tolerated)."""
+        if not self._writers_alive():
             return False
         now = time.monotonic()
         if self.consumer.connected():
             self._disconnected_since = None
         elif self._disconnected_since is None:
             self._disconnected_since = now
-        failing = self.writer.db_failing_since
+        failing = self._db_failing_since()
         broker_down = self._disconnected_since is not None and now - self._disconnected_since > UNHEALTHY_AFTER_S
         return not broker_down and not (failing is not None and now - failing > UNHEALTHY_AFTER_S)
 

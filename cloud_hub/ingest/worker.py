@@ -56,8 +56,8 @@ def run_worker(settings: HubSettings, index: int, stop: threading.Event) -> int:
     from cloud_hub.store.db import create_pool
 
     wait_for_database(settings.database_url, timeout_s=float(settings.db_wait_s))
-    # One writer thread per worker plus the telemetry missing-data watch: three connections cover them.
-    pool = create_pool(settings, min_size=1, max_size=3)
+    # A connection per writer thread, one for the telemetry missing-data watch, one to spare for start-up queries.
+    pool = create_pool(settings, min_size=1, max_size=int(settings.ingest_writers) + 2)
     try:
         pool.wait(timeout=30.0)
         rules = RulesStore.from_settings_dir(settings.rules_dir)

@@ -14,6 +14,7 @@ import queue
 import shutil
 import socket
 import subprocess
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -29,6 +30,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from cityops.contract.messages import format_ts, new_event_id
 from cloud_hub.core.config import HubSettings
 from cloud_hub.core.types import IngestedEvent
+from cloud_hub.ingest.inbound import partition_of
 from cloud_hub.ingest.service import IngestService
 from cloud_hub.store.db import create_pool
 
@@ -77,8 +79,8 @@ def settings(database_url: str, mqtt_url: str) -> HubSettings:
 class Device:
     """A plain paho client acting as an edge device; every ack it receives is checked against the database."""
 
-    def __init__(self, settings: HubSettings, database_url: str) -> None:
-        self.device_id = f"dev-{uuid.uuid4().hex[:10]}"
+    def __init__(self, settings: HubSettings, database_url: str, device_id: str | None = None) -> None:
+        self.device_id = device_id or f"dev-{uuid.uuid4().hex[:10]}"
         self.database_url = database_url
         self.acks: queue.Queue[tuple[int, int]] = queue.Queue()  # (acked_seq, events stored when it arrived)
         endpoint = settings.mqtt
@@ -233,3 +235,45 @@ def poll_true(check: Callable[[], bool]) -> bool:
             return True
         time.sleep(0.05)
     return False
+
+
+def test_writers_split_the_devices_and_keep_each_devices_order(settings: HubSettings, database_url: str) -> None:
+    """Three writer threads: every device is stored by one of them only, its acks never go backwards, and all of
+    its events arrive exactly once and in seq order, while the devices together keep more than one writer busy."""
+    settings = settings.model_copy(update={"ingest_writers": 3})
+    run = uuid.uuid4().hex[:6]
+    ids = [f"dev-{run}-{n}" for n in range(6)]
+    assert len({partition_of(f"cityops/v1/dev/{d}/events", 3) for d in ids}) > 1  # the test needs a real split
+    writer_of: dict[str, set[str]] = {}
+    seen: list[IngestedEvent] = []
+
+    def record(conn: psycopg.Connection, events: Sequence[IngestedEvent]) -> None:
+        for e in events:
+            writer_of.setdefault(e.device_id, set()).add(threading.current_thread().name)
+        seen.extend(events)
+
+    pool = create_pool(settings, min_size=1, max_size=3)
+    svc = IngestService(settings, pool, [record], client_id=f"test-hub-{run}", session_expiry_s=5)
+    svc.start()
+    devices = [Device(settings, database_url, device_id) for device_id in ids]
+    try:
+        assert svc.wait_ready(WAIT_S)
+        for first in (1, 3, 5):
+            for device in devices:
+                device.publish("events", device.events(first, first + 1))
+        for device in devices:
+            acked = [device.acks.get(timeout=WAIT_S)[0]]
+            while acked[-1] < 6:
+                acked.append(device.acks.get(timeout=WAIT_S)[0])
+            assert acked == sorted(acked), f"{device.device_id}: acks went backwards: {acked}"
+    finally:
+        for device in devices:
+            device.close()
+        svc.stop()
+        pool.close()
+    for device_id in ids:
+        assert [e.event.seq for e in seen if e.device_id == device_id] == [1, 2, 3, 4, 5, 6]
+        assert len(writer_of[device_id]) == 1, f"{device_id} was stored by {writer_of[device_id]}"
+    assert len(set().union(*writer_of.values())) > 1
+    stats = svc.stats()
+    assert stats["writers"] == 3 and stats["events_stored"] == 36 and stats["queue_max"] >= settings.ingest_queue_max
