@@ -51,3 +51,24 @@ def test_detector_refuses_a_non_detection_model(store: ModelStore) -> None:
     spec, path = store.resolve("yunet_face")
     with pytest.raises(ValueError, match="not an object detector"):
         create_detector(spec, path, DetectorOptions())
+
+
+@pytest.mark.parametrize("threshold", [0.05, 0.25, 0.5])
+def test_yolox_decode_skips_low_objectness_rows_without_changing_the_result(store: ModelStore, threshold: float) -> None:
+    """The decoder scores only rows whose objectness reaches the threshold; the full (rows, classes) product must
+    give the very same candidates, on real pictures and at several thresholds."""
+    spec, path = store.resolve("yolox_nano")
+    detector = create_detector(spec, path, DetectorOptions(score_threshold=threshold))
+    for image in ("dog.jpg", "mmdet_demo.jpg", "coco_val2017_000000001000.jpg"):
+        prepared = detector.prepare(cv2.imread(str(shared_file("media", image))))
+        outputs = detector.run(prepared.blob)
+        raw = outputs[0][0]
+        scores = raw[:, 5:] * raw[:, 4:5]
+        class_id = scores.argmax(axis=1)
+        score = scores[np.arange(len(scores)), class_id]
+        rows = np.nonzero(score >= threshold)[0]
+        got = detector.decode(outputs)
+        assert len(rows) > 0
+        np.testing.assert_array_equal(got.score, score[rows])
+        np.testing.assert_array_equal(got.class_id, class_id[rows])
+        assert got.xyxy.shape == (len(rows), 4)
