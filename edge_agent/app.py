@@ -126,7 +126,8 @@ class EdgeAgent:
         for camera in cfg.cameras:
             rules[camera.camera_id].check_classes(spec.classes, str(camera.rules))
         for camera in cfg.cameras:
-            open_source(camera.source, camera.loop)  # refuses a missing file or a bad usb:N now, opens nothing
+            # Refuses a missing file, a bad usb:N or a GStreamer pipeline without appsink now; opens nothing.
+            open_source(camera.source, camera.loop, camera.decode_threads)
 
         # 2. Durable state: the outbox also remembers a model update and the live config the hub sent last.
         evidence_dir = cfg.data_dir / "evidence"
@@ -259,7 +260,7 @@ class EdgeAgent:
         track_ids = track_ids or TrackIdAllocator(self.outbox, camera.camera_id)
         integrity = None
         if camera.integrity.enabled:
-            still = isinstance(open_source(camera.source, camera.loop), StillImageSource)
+            still = isinstance(open_source(camera.source, camera.loop, camera.decode_threads), StillImageSource)
             # A still picture standing in for a camera is "frozen" by nature; never report that.
             integrity = CameraFaultDetector(camera.camera_id, camera.integrity, check_frozen=not still)
         pipeline = CameraPipeline(
@@ -429,7 +430,7 @@ class EdgeAgent:
 
 
 def _open_camera(camera: CameraConfig):
-    source = open_source(camera.source, camera.loop)
+    source = open_source(camera.source, camera.loop, camera.decode_threads)
     if hasattr(source, "read_timeout_s"):
         source.read_timeout_s = camera.read_timeout_s
     return source

@@ -69,7 +69,9 @@ class LocationConfig(StrictModel):
 
 class CameraConfig(StrictModel):
     camera_id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
-    source: str = Field(min_length=1, description="video file, still image, rtsp://, http(s)://, or usb:N")
+    source: str = Field(
+        min_length=1, description="video file, still image, rtsp://, http(s)://, usb:N, or gst:PIPELINE ! appsink"
+    )
     fps: float = Field(2.0, gt=0, le=60, description="frames analysed per second")
     location: LocationConfig | None = None
     rules: Path = Field(description="edge rules file (zones and analytics) for this camera")
@@ -77,6 +79,9 @@ class CameraConfig(StrictModel):
     integrity: IntegrityConfig = Field(IntegrityConfig(), description="camera fault checks (camera_fault events)")
     stall_after_s: float = Field(10.0, gt=0, description="no frame for this long while connected: stalled")
     read_timeout_s: float = Field(5.0, gt=0, description="stream read timeout; the reader reconnects after it")
+    decode_threads: int = Field(
+        1, ge=0, le=16, description="FFmpeg decoding threads for this camera; 0 lets FFmpeg use one per core"
+    )
 
 
 class RuntimeConfig(StrictModel):

@@ -1,7 +1,8 @@
 """Frame sources behind one small interface; OpenCV does the decoding.
 
 A still image is served repeatedly, as a fixed camera would show a static scene; a video file plays at its own
-frame rate (and loops, so a recorded clip can stand in for a camera); rtsp://, http(s):// and usb:N are live.
+frame rate (and loops, so a recorded clip can stand in for a camera); rtsp://, http(s)://, usb:N and `gst:` (a
+GStreamer pipeline ending in appsink, e.g. with NVDEC on a Jetson) are live. Files and streams decode through FFmpeg.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import numpy as np
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 STREAM_SCHEMES = ("rtsp://", "rtsps://", "http://", "https://")
+GSTREAMER_PREFIX = "gst:"
 
 
 class SourceError(RuntimeError):
@@ -77,8 +79,15 @@ class StillImageSource:
         self.image = None
 
 
+def gstreamer_available() -> bool:
+    """Whether this OpenCV build can run GStreamer pipelines (PyPI wheels cannot; JetPack's OpenCV can)."""
+    return any(
+        line.strip().startswith("GStreamer:") and "YES" in line for line in cv2.getBuildInformation().splitlines()
+    )
+
+
 class OpenCvSource:
-    """Video file, network stream or USB camera through cv2.VideoCapture."""
+    """Video file, network stream, USB camera or GStreamer pipeline through cv2.VideoCapture."""
 
     def __init__(
         self,
@@ -87,26 +96,44 @@ class OpenCvSource:
         loop: bool = False,
         open_timeout_s: float = 10.0,
         read_timeout_s: float = 5.0,
+        decode_threads: int = 1,
+        gstreamer: bool = False,
     ) -> None:
         self.target = target
         self.live = live
         self.loop = loop
         self.open_timeout_s, self.read_timeout_s = open_timeout_s, read_timeout_s
+        self.decode_threads = decode_threads
+        self.gstreamer = gstreamer
         self.cap: cv2.VideoCapture | None = None
         self.fps: float | None = None
 
-    def open(self) -> None:
-        if isinstance(self.target, str) and self.target.startswith(STREAM_SCHEMES):
+    def _capture(self) -> cv2.VideoCapture:
+        if self.gstreamer:
+            if not gstreamer_available():
+                raise SourceError(
+                    f"{GSTREAMER_PREFIX}{self.target}: this OpenCV build has no GStreamer support; use the system"
+                    " OpenCV that JetPack ships (python3-opencv), or an rtsp:// source"
+                )
+            return cv2.VideoCapture(str(self.target), cv2.CAP_GSTREAMER)
+        if isinstance(self.target, int):
+            return cv2.VideoCapture(self.target)
+        # One decoding thread per camera by default: a box decoding several cameras keeps its cores busy with them
+        # side by side, and FFmpeg's own threads (one per core each) cost ~25 % more CPU per frame here for the
+        # same wall time (docs/benchmarks.md). 0 lets FFmpeg choose, for one very large stream.
+        params = [cv2.CAP_PROP_N_THREADS, self.decode_threads] if self.decode_threads > 0 else []
+        if self.target.startswith(STREAM_SCHEMES):
             # Bounded waits: without them a stream that stops sending blocks grab() forever and nobody reconnects.
-            params = [
+            params += [
                 cv2.CAP_PROP_OPEN_TIMEOUT_MSEC,
                 int(self.open_timeout_s * 1000),
                 cv2.CAP_PROP_READ_TIMEOUT_MSEC,
                 int(self.read_timeout_s * 1000),
             ]
-            cap = cv2.VideoCapture(self.target, cv2.CAP_FFMPEG, params)
-        else:
-            cap = cv2.VideoCapture(self.target)
+        return cv2.VideoCapture(self.target, cv2.CAP_FFMPEG, params)
+
+    def open(self) -> None:
+        cap = self._capture()
         if not cap.isOpened():
             cap.release()
             raise SourceError(f"{self.target}: cannot open (check the path, URL, credentials or device)")
@@ -141,18 +168,26 @@ class OpenCvSource:
             self.cap = None
 
 
-def open_source(source: str, loop: bool = True) -> FrameSource:
+def open_source(source: str, loop: bool = True, decode_threads: int = 1) -> FrameSource:
     """Build (not yet open) the right source for a config `source` string."""
+    if source.startswith(GSTREAMER_PREFIX):
+        pipeline = source.removeprefix(GSTREAMER_PREFIX).strip()
+        if "appsink" not in pipeline:
+            raise SourceError(
+                f"source {source!r}: a GStreamer pipeline must end in appsink (e.g. '... ! videoconvert !"
+                " video/x-raw,format=BGR ! appsink drop=1')"
+            )
+        return OpenCvSource(pipeline, live=True, gstreamer=True)
     if source.startswith("usb:"):
         index = source.removeprefix("usb:")
         if not index.isdigit():
             raise SourceError(f"source {source!r}: expected usb:N with a device number, e.g. usb:0")
         return OpenCvSource(int(index), live=True)
     if source.startswith(STREAM_SCHEMES):
-        return OpenCvSource(source, live=True)
+        return OpenCvSource(source, live=True, decode_threads=decode_threads)
     path = Path(source).expanduser()
     if not path.is_file():
         raise SourceError(f"source {source!r}: no such file (or use rtsp://, http(s):// or usb:N)")
     if path.suffix.lower() in IMAGE_SUFFIXES:
         return StillImageSource(path)
-    return OpenCvSource(str(path), live=False, loop=loop)
+    return OpenCvSource(str(path), live=False, loop=loop, decode_threads=decode_threads)

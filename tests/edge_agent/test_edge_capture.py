@@ -3,12 +3,20 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 
+import cv2
 import numpy as np
 import pytest
 from edge_testkit import shared_file
 
 from edge_agent.capture.reader import CameraReader, LatestFrame
-from edge_agent.capture.sources import Frame, SourceError, StillImageSource, open_source
+from edge_agent.capture.sources import (
+    Frame,
+    OpenCvSource,
+    SourceError,
+    StillImageSource,
+    gstreamer_available,
+    open_source,
+)
 
 
 def frame(i: int) -> Frame:
@@ -25,7 +33,14 @@ def test_latest_frame_never_blocks_and_counts_overwritten_frames() -> None:
     assert slot.get(timeout=0) is None  # each frame is handed out once
 
 
-@pytest.mark.parametrize(("source", "message"), [("usb:front", "usb:N"), ("/no/such/file.mp4", "no such file")])
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ("usb:front", "usb:N"),
+        ("/no/such/file.mp4", "no such file"),
+        ("gst:videotestsrc ! videoconvert", "must end in appsink"),
+    ],
+)
 def test_bad_sources_are_refused_with_the_reason(source: str, message: str) -> None:
     with pytest.raises(SourceError, match=message):
         open_source(source)
@@ -43,6 +58,27 @@ def test_still_image_and_video_sources() -> None:
         assert video.grab() and video.retrieve().shape == (720, 1280, 3)
     finally:
         video.close()
+
+
+def test_video_decodes_on_the_configured_number_of_threads() -> None:
+    path = str(shared_file("media", "mmdet_demo.mp4"))
+    for threads in (1, 2):
+        video = open_source(path, decode_threads=threads)
+        video.open()
+        try:
+            assert isinstance(video, OpenCvSource)
+            assert video.cap.get(cv2.CAP_PROP_N_THREADS) == threads
+            assert video.grab() and video.retrieve().shape == (720, 1280, 3)
+        finally:
+            video.close()
+
+
+@pytest.mark.skipif(gstreamer_available(), reason="this OpenCV build has GStreamer; the refusal cannot happen")
+def test_a_gstreamer_pipeline_without_gstreamer_support_names_the_problem() -> None:
+    source = open_source("gst:videotestsrc ! videoconvert ! video/x-raw,format=BGR ! appsink drop=1")
+    assert source.live
+    with pytest.raises(SourceError, match="no GStreamer support"):
+        source.open()
 
 
 def _wait_for(reader: CameraReader, count: int) -> list[Frame]:

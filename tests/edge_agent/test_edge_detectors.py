@@ -54,7 +54,7 @@ def test_detector_refuses_a_non_detection_model(store: ModelStore) -> None:
 
 
 @pytest.mark.parametrize("threshold", [0.05, 0.25, 0.5])
-def test_yolox_decode_skips_low_objectness_rows_without_changing_the_result(store: ModelStore, threshold: float) -> None:
+def test_yolox_decode_skips_low_objectness_rows_with_the_same_result(store: ModelStore, threshold: float) -> None:
     """The decoder scores only rows whose objectness reaches the threshold; the full (rows, classes) product must
     give the very same candidates, on real pictures and at several thresholds."""
     spec, path = store.resolve("yolox_nano")
