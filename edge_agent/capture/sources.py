@@ -119,8 +119,9 @@ class OpenCvSource:
         if isinstance(self.target, int):
             return cv2.VideoCapture(self.target)
         # One decoding thread per camera by default: a box decoding several cameras keeps its cores busy with them
-        # side by side, and FFmpeg's own threads (one per core each) cost ~25 % more CPU per frame here for the
-        # same wall time (docs/benchmarks.md). 0 lets FFmpeg choose, for one very large stream.
+        # side by side, without FFmpeg's frame threads (one per core, each holding frames) for every camera. One
+        # 720p stream decoded alone took 27 % less CPU a frame this way; in the 8-camera bench the decoding CPU was
+        # the same (docs/benchmarks.md). 0 lets FFmpeg choose, for one very large stream.
         params = [cv2.CAP_PROP_N_THREADS, self.decode_threads] if self.decode_threads > 0 else []
         if self.target.startswith(STREAM_SCHEMES):
             # Bounded waits: without them a stream that stops sending blocks grab() forever and nobody reconnects.
