@@ -34,6 +34,7 @@ from bench.device_sim import batch_json, event_json
 from bench.harness import REPO, IngestStack, split_load, start_load
 from cityops.contract.messages import format_ts, utc_now
 from cityops.contract.topics import Topic, device_topic
+from cloud_hub.stack.mosquitto import BrokerLimits
 
 
 def emit(record: dict[str, Any]) -> None:
@@ -191,7 +192,10 @@ def main(argv: list[str] | None = None) -> int:
         stack = IngestStack(Path(tmp), args.database)
         try:
             emit({"phase": "stack", "database": stack.db.kind, "timescaledb": stack.db.timescaledb_version})
-            broker = broker_ceiling(stack, max(200, args.events // args.per_message), args.per_message)
+            # At most half the broker's per-client queue: the publishers outrun the one subscriber, and past that
+            # bound Mosquitto drops QoS 1 messages to it, so a longer run would wait for messages that never come.
+            ceiling_messages = min(max(200, args.events // args.per_message), BrokerLimits().max_queued_messages // 2)
+            broker = broker_ceiling(stack, ceiling_messages, args.per_message)
             emit(broker)
             copy = copy_ceiling(stack, args.events)
             emit(copy)
