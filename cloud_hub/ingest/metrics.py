@@ -20,5 +20,5 @@ BATCH_SECONDS = Histogram(
 BATCH_MESSAGES = Histogram(
     "cityops_ingest_batch_messages", "Messages per stored batch", buckets=(1, 5, 10, 50, 100, 500, 1000, 2000, 5000)
 )
-QUEUE_DEPTH = Gauge("cityops_ingest_queue_depth", "Messages received and waiting for the writer")
+QUEUE_DEPTH = Gauge("cityops_ingest_queue_depth", "Messages received and waiting for the writers (all together)")
 MQTT_CONNECTED = Gauge("cityops_ingest_mqtt_connected", "1 while the ingest consumer is connected to the broker")

@@ -1,7 +1,9 @@
 """`cityops hub ingest --workers N`: N ingest worker processes under one supervisor.
 
 Processes, not threads: validation and the writer are CPU-bound Python, so one process per core is what scales
-on one host (hub replicas on other hosts scale further; all of them share the subscription via `$share`).
+on one host (hub replicas on other hosts scale further; all of them share the subscription via `$share`). Inside
+each process, `CITYOPS_INGEST_WRITERS` writer threads split its devices, so one's database waits overlap another's
+Python work.
 The supervisor migrates the schema once, starts the workers, restarts one that dies (with backoff) and refuses a
 restart loop: a worker that keeps crashing (a bad setting, a database that refuses it) stops the supervisor
 with an error instead of burning CPU forever. Losing a worker never loses messages: what it had not acked is

@@ -47,9 +47,13 @@ class BatchWriter:
         batch_wait_s: float = 0.02,
         retry_max_s: float = 5.0,
         clock: Callable[[], datetime] = utc_now,
+        queued: Callable[[], int] | None = None,
     ) -> None:
+        """`queued`: the messages waiting for every writer of the process, for the queue-depth gauge (default:
+        this writer's inbox)."""
         self.pool = pool
         self.inbox = inbox
+        self.queued = queued or inbox.qsize
         self.link = link
         self.processors = tuple(processors)
         self.telemetry_processors = tuple(telemetry_processors)
@@ -92,7 +96,7 @@ class BatchWriter:
                 break
             batch.append(self.validate(message))
             units += self._units(batch[-1][1])
-        metrics.QUEUE_DEPTH.set(self.inbox.qsize())
+        metrics.QUEUE_DEPTH.set(self.queued())
         return batch
 
     def validate(self, message: InboundMessage) -> tuple[InboundMessage, Validated]:
