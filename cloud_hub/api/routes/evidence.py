@@ -1,4 +1,5 @@
-"""PUT /api/v1/evidence/{event_id} (devices upload a JPEG) and GET /api/v1/evidence/{event_id} (users view it)."""
+"""PUT /api/v1/evidence/{event_id} (devices upload a JPEG) and GET /api/v1/evidence/{event_id} (users view it, as
+far as their role allows: `cloud_hub.evidence.access`)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pydantic import BaseModel
 
 from cloud_hub.api.deps import ConnDep, CurrentUser, DeviceIdentity, SettingsDep
 from cloud_hub.core.config import HubSettings
+from cloud_hub.evidence.access import refusal
 from cloud_hub.evidence.factory import open_evidence_store
 from cloud_hub.evidence.records import EvidenceRejected, Upload, get_evidence, put_evidence
 from cloud_hub.evidence.store import EvidenceStore
@@ -68,9 +70,12 @@ def put_evidence_route(
     "/evidence/{event_id}",
     operation_id="get_evidence",
     response_class=Response,
-    responses={200: {"content": {"image/jpeg": {}}}},
+    responses={200: {"content": {"image/jpeg": {}}}, 403: {"description": "not a picture this user may view"}},
 )
 def get_evidence_route(event_id: uuid.UUID, conn: ConnDep, settings: SettingsDep, user: CurrentUser) -> Response:
+    reason = refusal(conn, user, str(event_id))
+    if reason is not None:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, reason)
     try:
         record, data = get_evidence(conn, _store(settings), str(event_id))
     except EvidenceRejected as exc:

@@ -55,7 +55,8 @@ def client(settings: HubSettings) -> Iterator[TestClient]:
         app.include_router(module.router)
     with ConnectionPool(settings.database_url, min_size=1, max_size=4) as pool:
         with pool.connection() as conn:
-            for name, role in (("adm", "admin"), ("tech", "technician"), ("off", "officer")):
+            for name, role in (("adm", "admin"), ("tech", "technician"), ("off", "officer"), ("cmd", "commander"),
+                               ("off2", "officer")):  # fmt: skip
                 ensure_user(conn, name, f"{name}-password", role)
         app.state.settings = settings
         app.state.pool = pool
@@ -103,12 +104,14 @@ def test_provision_roles_and_result(client: TestClient, settings: HubSettings) -
     assert one.status_code == 200 and one.json()["acked_seq"] == 0 and "secret_hash" not in one.json()
 
 
-def store_event(database_url: str, device_id: str, event_id: str, seq: int, kind: str = "illegal_parking") -> None:
+def store_event(
+    database_url: str, device_id: str, event_id: str, seq: int, kind: str = "illegal_parking", key: str = "k"
+) -> None:
     with psycopg.connect(database_url) as conn:
         conn.execute(
             "INSERT INTO events (device_id, event_id, seq, ts, kind, phase, incident_key, camera_id, payload)"
-            " VALUES (%s, %s, %s, %s, %s, 'start', 'k', 'cam-1', '{}')",
-            (device_id, event_id, seq, datetime.now(UTC) - timedelta(seconds=seq), kind),
+            " VALUES (%s, %s, %s, %s, %s, 'start', %s, 'cam-1', '{}')",
+            (device_id, event_id, seq, datetime.now(UTC) - timedelta(seconds=seq), kind, key),
         )
 
 
@@ -135,7 +138,7 @@ def test_evidence_upload_rules_and_viewing(client: TestClient, settings: HubSett
     assert put(other_jpeg, hashlib.sha256(other_jpeg).hexdigest(), basic(device_id, secret)) == 409
     assert put(JPEG, sha, basic(other_id, other_secret)) == 403  # not its evidence
 
-    viewer = bearer(settings, "off", "officer")
+    viewer = bearer(settings, "cmd", "commander")
     assert client.get(url, headers=viewer).status_code == 404  # held back until the event is stored
     store_event(database_url, device_id, event_id, 1)
     got = client.get(url, headers=viewer)
@@ -148,6 +151,66 @@ def test_evidence_upload_rules_and_viewing(client: TestClient, settings: HubSett
     headers = {**basic(other_id, other_secret), "Content-Type": "image/jpeg", "X-Content-SHA256": sha}
     r = client.put(f"/api/v1/evidence/{foreign_event}", content=JPEG, headers=headers)
     assert r.status_code == 403
+
+
+def _incident(database_url: str, device_id: str, key: str, event_id: str, grid_id: str | None,
+              assignee: str | None) -> None:  # fmt: skip
+    """An open incident of the last 5 minutes over situation `key`, in `grid_id`, with a work order for `assignee`
+    (left registered when None)."""
+    now = datetime.now(UTC)
+    with psycopg.connect(database_url) as conn:
+        incident_id = conn.execute(
+            "INSERT INTO incidents (device_id, incident_key, kind, severity, status, grid_id, first_event_id,"
+            " last_event_id, first_seen, last_seen) VALUES (%s, %s, 'illegal_parking', 'yellow', 'open', %s, %s, %s,"
+            " %s, %s) RETURNING id",
+            (device_id, key, grid_id, event_id, event_id, now - timedelta(minutes=5), now),
+        ).fetchone()[0]
+        conn.execute(
+            "INSERT INTO work_orders (incident_id, kind, severity, status, assignee, grid_id)"
+            " VALUES (%s, 'illegal_parking', 'yellow', %s, %s, %s)",
+            (incident_id, "dispatched" if assignee else "registered", assignee, grid_id),
+        )
+
+
+def test_evidence_is_served_by_role_work_order_and_grid(
+    client: TestClient, settings: HubSettings, database_url: str
+) -> None:
+    device_id = f"edge-{uuid.uuid4().hex[:8]}"
+    secret = provision(client, settings, device_id)["password"]
+    grid_id = f"grid-{uuid.uuid4().hex[:6]}"
+    with psycopg.connect(database_url) as conn:
+        conn.execute(
+            "INSERT INTO grids (grid_id, name, polygon) VALUES (%s, 'test grid', %s)",
+            (grid_id, json.dumps({"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 0]]]})),
+        )
+        conn.execute("INSERT INTO rosters (roster_id, grid_id, username) VALUES (%s, %s, 'off2')", (grid_id, grid_id))
+    assigned, in_grid, lonely, fault = (str(uuid.uuid4()) for _ in range(4))
+    headers = {**basic(device_id, secret), "Content-Type": "image/jpeg",
+               "X-Content-SHA256": hashlib.sha256(JPEG).hexdigest()}  # fmt: skip
+    for event_id in (assigned, in_grid, lonely, fault):
+        assert client.put(f"/api/v1/evidence/{event_id}", content=JPEG, headers=headers).status_code == 201
+    store_event(database_url, device_id, assigned, 1, key="assigned")
+    _incident(database_url, device_id, "assigned", assigned, None, "off")  # off's work order, in no grid
+    store_event(database_url, device_id, in_grid, 2, key="in-grid")
+    _incident(database_url, device_id, "in-grid", in_grid, grid_id, None)  # nobody's yet, in off2's grid
+    store_event(database_url, device_id, lonely, 3, key="lonely")  # no incident
+    store_event(database_url, device_id, fault, 4, kind="camera_fault", key="fault")
+
+    def get(event_id: str, user: str, role: str):
+        return client.get(f"/api/v1/evidence/{event_id}", headers=bearer(settings, user, role))
+
+    for event_id in (assigned, in_grid, lonely, fault):  # the command centre sees everything
+        assert get(event_id, "adm", "admin").status_code == 200
+        assert get(event_id, "cmd", "commander").status_code == 200
+    assert get(assigned, "off", "officer").status_code == 200
+    assert get(assigned, "off2", "officer").status_code == 403
+    assert get(in_grid, "off2", "officer").status_code == 200
+    assert get(in_grid, "off", "officer").status_code == 403
+    refused = get(lonely, "off", "officer")
+    assert refused.status_code == 403 and "assigned to them" in refused.json()["detail"]
+    assert get(fault, "tech", "technician").status_code == 200
+    refused = get(assigned, "tech", "technician")
+    assert refused.status_code == 403 and "camera_fault" in refused.json()["detail"]
 
 
 def test_evidence_of_an_event_from_another_device_is_not_served(
