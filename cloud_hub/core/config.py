@@ -87,6 +87,7 @@ class HubSettings(BaseSettings):
     rollup_refresh_s: float = Field(60, gt=0, description="how often the hub refreshes its rollup tables")
     rollup_lookback_h: float = Field(2, ge=0, description="recent hours every rollup refresh recomputes")
     retention_interval_s: float = Field(3600, gt=0, description="how often the hub runs retention")
+    sla_escalation_s: float = Field(60, gt=0, description="how often overdue work orders are escalated")
     rollup_timezone: str = Field("UTC", description="time zone of the SLA rollup's days (IANA name)")
     evidence_url: str | None = Field(None, description="file:///path or s3://bucket/prefix; default: evidence_dir")
     evidence_s3_endpoint_url: str | None = Field(None, description="S3-compatible endpoint (MinIO, Ceph, ...)")

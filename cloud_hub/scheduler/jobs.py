@@ -4,6 +4,7 @@
 |---|---|
 | `rollup_events_hourly` | no continuous aggregates (TimescaleDB Apache edition, plain PostgreSQL) |
 | `rollup_sla_daily`, `event_places` | always (work orders and grid placement are the hub's business) |
+| `sla_escalation` | always: overdue work orders to the grid's supervisor (`cloud_hub.workorders.escalation`) |
 | `retention` | always: rollup tables; raw tables too where TimescaleDB has no retention policies; evidence |
 """
 
@@ -23,6 +24,7 @@ from cloud_hub.store.policies import scheduler_handles_raw_retention
 from cloud_hub.store.retention import enforce_all, raw_rules, rollup_rules
 from cloud_hub.store.rollups import refresh_events_hourly
 from cloud_hub.store.sla_rollup import refresh_sla_daily
+from cloud_hub.workorders.escalation import escalate_overdue
 
 
 def build_jobs(settings: HubSettings, caps: Capabilities, evidence: EvidenceStore) -> list[Job]:
@@ -50,8 +52,12 @@ def build_jobs(settings: HubSettings, caps: Capabilities, evidence: EvidenceStor
         swept = sweep_orphan_evidence(conn, evidence, now, grace)
         return "; ".join([r.describe() for r in results] + [swept.describe()])
 
+    def sla_escalation(conn: psycopg.Connection, now: datetime) -> str:
+        return escalate_overdue(conn, now).describe()
+
     jobs += [
         Job("rollup_sla_daily", refresh_every, sla_daily),
+        Job("sla_escalation", timedelta(seconds=settings.sla_escalation_s), sla_escalation),
         Job("event_places", refresh_every, places),
         Job("retention", timedelta(seconds=settings.retention_interval_s), retention),
     ]
