@@ -62,6 +62,7 @@ class HubSettings(BaseSettings):
     max_future_s: int = 300
     max_past_s: int = 30 * 24 * 3600
     rules_dir: Path = Path("rules")
+    rules_poll_s: float = Field(5.0, gt=0, description="how often the hub looks for changed rule files to reload")
     db_pool_min: int = 2
     db_pool_max: int = 10
     public_mqtt_host: str | None = Field(None, description="broker host devices are told at provisioning")

@@ -10,7 +10,10 @@ from cloud_hub.telemetry.processor import TelemetryProcessor
 from cloud_hub.telemetry.rules import TelemetryRulesStore
 
 
-def build_telemetry_processor(rules_dir: Path, incidents: EventProcessor, hub_rules: RulesStore) -> TelemetryProcessor:
+def build_telemetry_processor(
+    rules_dir: Path, incidents: EventProcessor, hub_rules: RulesStore, store: TelemetryRulesStore | None = None
+) -> TelemetryProcessor:
     """The processor for `IngestService(..., telemetry_processors=[...])`: rules/hub/telemetry.yaml from the same
-    rules directory as the other hub rules, actions through `incidents` (the process's IncidentProcessor)."""
-    return TelemetryProcessor(TelemetryRulesStore.from_settings_dir(rules_dir), incidents, hub_rules)
+    rules directory as the other hub rules (or `store`, when the caller also reloads it), actions through
+    `incidents` (the process's IncidentProcessor)."""
+    return TelemetryProcessor(store or TelemetryRulesStore.from_settings_dir(rules_dir), incidents, hub_rules)

@@ -17,6 +17,7 @@ from cloud_hub.incidents.processor import IncidentProcessor
 from cloud_hub.ingest import worker
 from cloud_hub.ingest.processors import build_processors
 from cloud_hub.rules.loader import RulesStore
+from cloud_hub.rules.watch import RulesWatcher
 from cloud_hub.store.capabilities import PLAIN_POSTGRES, Capabilities
 from cloud_hub.store.rollups import RollupInvalidator
 from cloud_hub.telemetry.processor import TelemetryProcessor
@@ -42,8 +43,10 @@ def test_factory_wires_incidents_rollups_telemetry_and_watch(
     assert isinstance(wired.event_processors[0], IncidentProcessor)
     assert any(isinstance(p, RollupInvalidator) for p in wired.event_processors) is rollup
     assert [type(p) for p in wired.telemetry_processors] == [TelemetryProcessor]
-    [watch] = wired.background_jobs
+    watch, reload = wired.background_jobs
     assert isinstance(watch, MissingDataWatch) and watch.interval_s == 7.0 and watch.pool is pool
+    assert isinstance(reload, RulesWatcher)  # hub rules and the telemetry file, reloaded when edited
+    assert [t.path.name for t in reload.targets] == ["hub", "telemetry.yaml"]
 
 
 def test_worker_runs_the_same_processors_as_the_hub(database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
