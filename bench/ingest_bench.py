@@ -5,7 +5,8 @@ each phase printed as one JSON line:
   broker_ceiling  provisioned devices publish the same batches at QoS 1 to a plain subscriber (no hub)
   copy_ceiling    the same event rows COPYed straight into a table like `events` (same indexes), no hub
   hub_sustained   1 worker, then 2 workers: devices with outbox-style windows and retransmission, as fast as
-                  the hub acks; events/s = events acked (stored, contiguous) / wall time
+                  the hub acks; events/s = events acked (stored, contiguous) / wall time; `box_cpu_busy` is
+                  the share of the whole machine's CPU in use meanwhile (near 1: the box, not the hub, is the limit)
   hub_latency     1,000 events/s paced; publish -> commit -> ack latency p50/p99 per batch
   summary         the hub's figures as fractions of the two ceilings measured in this run
 Every phase has a deadline, so the run always ends by itself.
@@ -119,6 +120,20 @@ def copy_ceiling(stack: IngestStack, rows: int) -> dict[str, Any]:
     return {"phase": "copy_ceiling", "rows": rows, "rows_per_s": round(rows / elapsed)}
 
 
+def cpu_times() -> tuple[int, int]:
+    """(busy, total) jiffies of all cores since boot, from /proc/stat (idle and iowait count as not busy)."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+    return sum(fields) - idle, sum(fields)
+
+
+def busy_fraction(before: tuple[int, int], after: tuple[int, int]) -> float | None:
+    """Share of the machine's CPU that was busy between two `cpu_times()` readings (every process, not only ours):
+    near 1.0 means the box itself was the limit, and a second worker has no core to add."""
+    total = after[1] - before[1]
+    return round((after[0] - before[0]) / total, 3) if total > 0 else None
+
+
 def hub_run(stack: IngestStack, label: str, workers: int, devices: int, events: int, **load: Any) -> dict[str, Any]:
     specs = stack.provision(label, devices)
     ids = [d.device_id for d in specs]
@@ -127,12 +142,13 @@ def hub_run(stack: IngestStack, label: str, workers: int, devices: int, events: 
     time.sleep(3.0)  # workers connected and subscribed before the clock starts
     per_device = events // devices
     loads = split_load(specs, 2, stack.broker.host, stack.broker.port, events_per_device=per_device, **load)
-    started = time.monotonic()
+    started, cpu_before = time.monotonic(), cpu_times()
     pool, futures = start_load(loads)
     try:
         results = [f.result(timeout=load.get("deadline_s", 120) + 60) for f in futures]
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+    cpu_busy = busy_fraction(cpu_before, cpu_times())
     # From the generators' first publish (after their connect) to their last ack: process start-up excluded.
     elapsed = max(r["elapsed_s"] for r in results) if results else time.monotonic() - started
     stored = stack.acked_total(ids)
@@ -146,6 +162,7 @@ def hub_run(stack: IngestStack, label: str, workers: int, devices: int, events: 
         "retransmitted_batches": sum(r["retransmitted_batches"] for r in results),
         "latency_p50_ms": round(1000 * statistics.median(latencies), 1) if latencies else None,
         "latency_p99_ms": round(1000 * latencies[int(0.99 * (len(latencies) - 1))], 1) if latencies else None,
+        "box_cpu_busy": cpu_busy,
     }  # fmt: skip
 
 
