@@ -3,16 +3,21 @@ command results, dead letters, and the event processors.
 
 Why this is exactly-once, also with several hub replicas sharing one subscription:
 
-1. Every transaction that stores events of a device first locks that device's `device_seq` row
-   (`SELECT ... FOR UPDATE`, devices in sorted order so two replicas never wait on each other in a cycle). So
-   the transactions touching one device run one after another; under READ COMMITTED the second one sees the
-   first one's committed rows and cursor after its lock wait.
-2. Under that lock, an event with `seq <= acked_seq` is known to be stored and skipped. Any other event is
-   inserted with `ON CONFLICT DO NOTHING` on its unique key (device_id, event_id, ts): `RETURNING` names exactly
-   the rows this transaction created, and only those go to the processors, in the same transaction. An event
-   and its effects (incident, work order) are therefore committed together, once, or not at all. For a device
-   with nothing in `seq_pending` no event above the cursor can be stored yet, so its events are COPYed straight
-   into `events` (in a savepoint; a unique-key collision falls back to the ON CONFLICT path).
+1. Events are inserted first, without any cursor lock: an event whose `seq` is at or below the device's cursor
+   (read without a lock; the cursor never goes back, so a stale value is only ever too low) is known to be stored
+   and skipped. Any other event goes in by COPY, or with `ON CONFLICT DO NOTHING` on its unique key (device_id,
+   event_id, ts) when the COPY collides; either way the unique key decides, and a transaction inserting an event
+   that another one holds uncommitted waits for that one's outcome. `RETURNING` (or a COPY that went through)
+   names exactly the rows this transaction created, and only those go to the processors, in the same transaction.
+   An event and its effects (incident, work order) are therefore committed together, once, or not at all. Rows
+   go in sorted by (device, seq), one order for every transaction, so two of them never wait on each other in a
+   cycle.
+2. Only then are the cursors locked (`SELECT ... FOR UPDATE`, devices in sorted order) and read again: under
+   READ COMMITTED every statement sees what committed before it, so after the lock the transaction sees the cursor
+   and the pending seqs of every transaction that went before it on this device. Every event of the batch above
+   that cursor is stored by now (by this transaction or by a committed one). Holding the lock only for this last
+   step, instead of for the whole batch, lets replicas with batches of the same devices insert and process side by
+   side; they take turns only here (and on the incident situations they share).
 3. The seqs of stored events above the cursor wait in `seq_pending`; the cursor advances only over the
    contiguous run above it (out-of-order delivery leaves a gap until the missing event arrives), so
    `acked_seq = N` always means "every event with seq <= N is stored".
@@ -80,23 +85,30 @@ class StoreOutcome:
     processor_errors: list[str] = field(default_factory=list)
 
 
-def lock_cursors(conn: psycopg.Connection, devices: Sequence[str]) -> dict[str, int]:
-    """Create missing cursors and lock all of them, in sorted order; returns device -> acked_seq."""
+def read_cursors(conn: psycopg.Connection, devices: Sequence[str]) -> dict[str, int]:
+    """Create missing cursors and read all of them without locking; returns device -> acked_seq (possibly stale,
+    never too high)."""
     ordered = sorted(set(devices))
     conn.execute(
         "INSERT INTO device_seq (device_id) SELECT d FROM unnest(%s::text[]) AS d ORDER BY d ON CONFLICT DO NOTHING",
         (ordered,),
     )
+    rows = conn.execute("SELECT device_id, acked_seq FROM device_seq WHERE device_id = ANY(%s)", (ordered,))
+    return {device_id: acked for device_id, acked in rows.fetchall()}
+
+
+def lock_cursors(conn: psycopg.Connection, devices: Sequence[str]) -> dict[str, int]:
+    """Lock existing cursors in sorted order and read them; returns device -> acked_seq (current under the lock)."""
     rows = conn.execute(
         "SELECT device_id, acked_seq FROM device_seq WHERE device_id = ANY(%s) ORDER BY device_id FOR UPDATE",
-        (ordered,),
+        (sorted(set(devices)),),
     ).fetchall()
     return {device_id: acked for device_id, acked in rows}
 
 
-def pending_devices(conn: psycopg.Connection, devices: Sequence[str]) -> set[str]:
-    """Devices with stored events above their cursor (read under the cursor locks, so it cannot change)."""
-    rows = conn.execute("SELECT DISTINCT device_id FROM seq_pending WHERE device_id = ANY(%s)", (list(devices),))
+def pending_devices(conn: psycopg.Connection, devices: Iterable[str]) -> set[str]:
+    """Devices with stored events above their cursor (exact under the cursor locks; a hint before them)."""
+    rows = conn.execute("SELECT DISTINCT device_id FROM seq_pending WHERE device_id = ANY(%s)", (sorted(devices),))
     return {device_id for (device_id,) in rows.fetchall()}
 
 
@@ -120,7 +132,7 @@ def insert_events(conn: psycopg.Connection, items: Sequence[ValidEvent], receive
             for item in items:
                 copy.write_row(_event_row(item, received_at))
         cur.execute(
-            f"INSERT INTO events ({EVENT_COLUMNS}) SELECT {EVENT_COLUMNS} FROM ingest_events "
+            f"INSERT INTO events ({EVENT_COLUMNS}) SELECT {EVENT_COLUMNS} FROM ingest_events ORDER BY device_id, seq "
             "ON CONFLICT (device_id, event_id, ts) DO NOTHING RETURNING device_id, event_id"
         )
         created = {(device_id, str(event_id)) for device_id, event_id in cur.fetchall()}
@@ -130,10 +142,10 @@ def insert_events(conn: psycopg.Connection, items: Sequence[ValidEvent], receive
 def copy_new_events(conn: psycopg.Connection, items: Sequence[ValidEvent], received_at: datetime) -> bool:
     """The common case: COPY straight into `events`, without the temp table, ON CONFLICT and RETURNING.
 
-    Only for devices with nothing in seq_pending: under the cursor lock every stored event of such a device has
-    `seq <= acked_seq`, so events above the cursor cannot be stored yet. A device reusing an event id under a new
-    seq would still collide on the unique key: then the savepoint undoes this COPY alone, returns False, and the
-    caller takes the general path (`insert_events`) for the same items."""
+    Tried for devices with nothing in seq_pending: every stored event of such a device has `seq <= acked_seq`, so
+    events above the cursor are usually new. When one is not (another replica stored it meanwhile, or a device
+    reused an event id under a new seq) the unique key refuses the COPY: the savepoint undoes this COPY alone,
+    it returns False, and the caller takes the general path (`insert_events`) for the same items."""
     try:
         # conn.transaction(): a savepoint inside the batch's transaction.
         with conn.transaction(), conn.cursor() as cur, cur.copy(f"COPY events ({EVENT_COLUMNS}) FROM STDIN") as copy:
@@ -311,10 +323,14 @@ def store_batch(
         out.dead_letters.extend(message.dead_letters)
 
     if unique:
-        locked = lock_cursors(conn, [device_id for device_id, _ in unique])
-        fresh = [item for item in unique.values() if item.event.seq > locked[item.device_id]]
+        seen = read_cursors(conn, [device_id for device_id, _ in unique])
+        # One insertion order for every transaction (device, seq): concurrent batches never wait in a cycle.
+        fresh = sorted(
+            (item for item in unique.values() if item.event.seq > seen[item.device_id]),
+            key=lambda item: (item.device_id, item.event.seq),
+        )
         out.events_duplicate += len(unique) - len(fresh)
-        pending = pending_devices(conn, locked) if fresh else set()
+        pending = pending_devices(conn, {item.device_id for item in fresh}) if fresh else set()
         clean = [item for item in fresh if item.device_id not in pending]
         created: set[tuple[str, str]] = set()
         if clean and copy_new_events(conn, clean, received_at):
@@ -326,21 +342,22 @@ def store_batch(
             created |= insert_events(conn, others, received_at)
         out.events_duplicate += len(fresh) - len(created)
         out.events_stored = len(created)
+        new = [item for item in fresh if (item.device_id, item.event.event_id) in created]
+        if new and processors:
+            ingested = [IngestedEvent(item.device_id, item.event) for item in new]
+            out.processor_errors = run_processors(conn, processors, ingested)
+        # Last, under the cursor locks: every item of `fresh` is stored by now, here or by a committed transaction.
+        locked = lock_cursors(conn, list(seen))
         out.acks = dict(locked)
-        if fresh:
-            moved, rest = contiguous_advance(locked, pending, fresh)
+        above = [item for item in fresh if item.event.seq > locked[item.device_id]]
+        if above:
+            pending = pending_devices(conn, {item.device_id for item in above})
+            moved, rest = contiguous_advance(locked, pending, above)
             set_cursors(conn, moved)
             out.acks.update(moved)
             if rest:
                 add_pending(conn, rest)
                 out.acks.update(advance_cursors(conn, {d: locked[d] for d in {i.device_id for i in rest}}))
-        new = sorted(
-            (item for item in fresh if (item.device_id, item.event.event_id) in created),
-            key=lambda item: (item.device_id, item.event.seq),
-        )
-        if new and processors:
-            ingested = [IngestedEvent(item.device_id, item.event) for item in new]
-            out.processor_errors = run_processors(conn, processors, ingested)
 
     if any(message.readings for message in messages):
         out.readings_stored, readings = insert_readings(conn, messages, received_at, bool(telemetry_processors))
