@@ -10,11 +10,11 @@ Every process that holds rules (the hub, each ingest worker) runs its own watche
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from cloud_hub.core.periodic import PeriodicThread
 from cloud_hub.rules.loader import RulesError
 
 log = logging.getLogger(__name__)
@@ -42,18 +42,16 @@ class Watched:
     seen: Fingerprint = ()
 
 
-class RulesWatcher:
+class RulesWatcher(PeriodicThread):
     """BackgroundJob (start/stop) reloading each watched store when its files change."""
 
     def __init__(self, targets: Sequence[tuple[Path, Callable[[], object]]], interval_s: float = 5.0) -> None:
         if interval_s <= 0:
             raise ValueError(f"rules poll interval must be positive, got {interval_s}")
+        super().__init__("rules-watch", interval_s, self.check_once, join_timeout_s=5.0)
         self.targets = [Watched(path, reload, fingerprint(path)) for path, reload in targets]
-        self.interval_s = interval_s
         self.reloads = 0
         self.refused = 0
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
     def check_once(self) -> int:
         """Reload what changed since the last look; returns how many stores were reloaded."""
@@ -71,22 +69,3 @@ class RulesWatcher:
             reloaded += 1
         self.reloads += reloaded
         return reloaded
-
-    def start(self) -> None:
-        if self._thread is not None:
-            raise RuntimeError("RulesWatcher already started")
-        self._thread = threading.Thread(target=self._run, name="rules-watch", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5.0)
-            self._thread = None
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval_s):
-            try:
-                self.check_once()
-            except Exception:  # an unreadable directory must not end the watching
-                log.exception("checking the rule files for changes failed; trying again in %.0f s", self.interval_s)
