@@ -80,7 +80,7 @@ class StillImageSource:
 
 
 def gstreamer_available() -> bool:
-    """Whether this OpenCV build can run GStreamer pipelines (PyPI wheels cannot; JetPack's OpenCV can)."""
+    """Whether this OpenCV build can run GStreamer pipelines (PyPI's wheels cannot; an OpenCV built with it can)."""
     return any(
         line.strip().startswith("GStreamer:") and "YES" in line for line in cv2.getBuildInformation().splitlines()
     )
@@ -112,8 +112,8 @@ class OpenCvSource:
         if self.gstreamer:
             if not gstreamer_available():
                 raise SourceError(
-                    f"{GSTREAMER_PREFIX}{self.target}: this OpenCV build has no GStreamer support; use the system"
-                    " OpenCV that JetPack ships (python3-opencv), or an rtsp:// source"
+                    f"{GSTREAMER_PREFIX}{self.target}: this OpenCV build has no GStreamer support (PyPI's wheels"
+                    " have none); install an OpenCV built with GStreamer for this Python, or use an rtsp:// source"
                 )
             return cv2.VideoCapture(str(self.target), cv2.CAP_GSTREAMER)
         if isinstance(self.target, int):
