@@ -43,7 +43,7 @@ SELECT EXISTS (
     SELECT 1
     FROM events e
     JOIN incidents i ON i.device_id = e.device_id AND i.incident_key = e.incident_key
-        AND e.ts >= i.first_seen AND e.ts <= greatest(i.last_seen, coalesce(i.ended_at, i.last_seen))
+        AND e.ts >= i.first_seen AND e.ts <= greatest(i.last_seen, i.ended_at)  -- greatest skips NULL
     LEFT JOIN work_orders w ON w.incident_id = i.id
     WHERE e.event_id = %(event_id)s
       AND (w.assignee = %(user)s

@@ -9,15 +9,12 @@ Every process that holds rules (the hub, each ingest worker) runs its own watche
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from cloud_hub.core.periodic import PeriodicThread
 from cloud_hub.rules.loader import RulesError
-
-log = logging.getLogger(__name__)
 
 Fingerprint = tuple[tuple[str, int, int], ...]
 
@@ -46,8 +43,6 @@ class RulesWatcher(PeriodicThread):
     """BackgroundJob (start/stop) reloading each watched store when its files change."""
 
     def __init__(self, targets: Sequence[tuple[Path, Callable[[], object]]], interval_s: float = 5.0) -> None:
-        if interval_s <= 0:
-            raise ValueError(f"rules poll interval must be positive, got {interval_s}")
         super().__init__("rules-watch", interval_s, self.check_once, join_timeout_s=5.0)
         self.targets = [Watched(path, reload, fingerprint(path)) for path, reload in targets]
         self.reloads = 0

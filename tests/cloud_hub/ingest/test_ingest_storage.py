@@ -9,14 +9,18 @@ import threading
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import psycopg
 
 from cityops.contract.messages import format_ts, new_event_id
 from cloud_hub.core.types import IngestedEvent
+from cloud_hub.dispatch.directory import GridDirectory
+from cloud_hub.incidents.processor import IncidentProcessor
 from cloud_hub.ingest.storage import store_batch
 from cloud_hub.ingest.validation import Reason, Validated, ValidationLimits, validate_message
+from cloud_hub.rules.loader import RulesStore
 
 LIMITS = ValidationLimits()
 
@@ -252,12 +256,6 @@ def test_replicas_racing_on_shared_devices_and_situations_store_and_merge_each_e
     """Four writers, each storing every event of three devices in its own order, in batches spanning the devices,
     through the real incident processor: no deadlock or error, every event stored and merged once, each cursor at
     the end with nothing pending, one incident per situation holding all of its events."""
-    from pathlib import Path
-
-    from cloud_hub.dispatch.directory import GridDirectory
-    from cloud_hub.incidents.processor import IncidentProcessor
-    from cloud_hub.rules.loader import RulesStore
-
     devices = [EventFactory(new_device()) for _ in range(3)]
     n, situations = 120, 6
     with psycopg.connect(database_url) as conn:
