@@ -82,10 +82,18 @@ def _audit_rows(order_id: int, outcome: Outcome, actor: Actor, note: str | None,
     ]
 
 
+# One statement for all the rows, so the live channel's statement trigger sends one message per work order and
+# action (a creation's reported -> registered -> dispatched arrives as one `created` message, not three).
 _INSERT_AUDIT = (
     "INSERT INTO work_order_transitions (work_order_id, from_status, to_status, actor, role, assignee, note, evidence)"
-    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
+    " SELECT * FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[],"
+    " %s::text[])"
 )
+
+
+def _insert_audit(cur: psycopg.Cursor, rows: list[tuple]) -> None:
+    if rows:
+        cur.execute(_INSERT_AUDIT, [list(column) for column in zip(*rows, strict=True)])
 
 
 def create_work_orders(conn: psycopg.Connection, orders: Sequence[NewWorkOrder]) -> list[int]:
@@ -144,7 +152,7 @@ def create_work_orders(conn: psycopg.Connection, orders: Sequence[NewWorkOrder])
                 )
             )
             audit.extend(_audit_rows(order_id, outcome, SYSTEM, None, None))
-        cur.executemany(_INSERT_AUDIT, audit)
+        _insert_audit(cur, audit)
     return ids
 
 
@@ -205,7 +213,7 @@ def apply_transition(
             ),
         )
         updated = cur.fetchone()
-        cur.executemany(_INSERT_AUDIT, _audit_rows(order_id, outcome, actor, note, evidence))
+        _insert_audit(cur, _audit_rows(order_id, outcome, actor, note, evidence))
     assert updated is not None
     return updated
 
