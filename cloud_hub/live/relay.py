@@ -34,6 +34,7 @@ RELAY_LAG = Histogram(
 SUBSCRIBERS = Gauge("cityops_live_subscribers", "Open live streams in this process")
 
 Deliver = Callable[[LiveMessage], None]
+RELAY_APPLICATION_NAME = "cityops-live-relay"  # how its connection shows in pg_stat_activity
 
 
 class Subscription:
@@ -172,4 +173,4 @@ def relay_for(database_url: str) -> LiveRelay:
     """The relay of a hub process, with its own autocommit connection."""
     from cloud_hub.store.db import connect
 
-    return LiveRelay(lambda: connect(database_url, autocommit=True))
+    return LiveRelay(lambda: connect(database_url, autocommit=True, application_name=RELAY_APPLICATION_NAME))

@@ -5,6 +5,7 @@
 | `rollup_events_hourly` | no continuous aggregates (TimescaleDB Apache edition, plain PostgreSQL) |
 | `rollup_sla_daily`, `event_places` | always (work orders and grid placement are the hub's business) |
 | `sla_escalation` | always: overdue work orders to the grid's supervisor (`cloud_hub.workorders.escalation`) |
+| `live_prune` | always: live-channel messages older than `live_retention_s` (replay window) |
 | `retention` | always: rollup tables; raw tables too where TimescaleDB has no retention policies; evidence |
 """
 
@@ -17,6 +18,7 @@ import psycopg
 from cloud_hub.core.config import HubSettings
 from cloud_hub.evidence.retention import sweep_orphan_evidence
 from cloud_hub.evidence.store import EvidenceStore
+from cloud_hub.live.store import prune as prune_live_messages
 from cloud_hub.scheduler.runner import Job
 from cloud_hub.store.capabilities import Capabilities
 from cloud_hub.store.places import refresh_event_places
@@ -55,8 +57,14 @@ def build_jobs(settings: HubSettings, caps: Capabilities, evidence: EvidenceStor
     def sla_escalation(conn: psycopg.Connection, now: datetime) -> str:
         return escalate_overdue(conn, now).describe()
 
+    live_kept = timedelta(seconds=settings.live_retention_s)
+
+    def live_prune(conn: psycopg.Connection, now: datetime) -> str:
+        return f"{prune_live_messages(conn, now - live_kept)} live messages older than {live_kept} pruned"
+
     jobs += [
         Job("rollup_sla_daily", refresh_every, sla_daily),
+        Job("live_prune", timedelta(seconds=60), live_prune),
         Job("sla_escalation", timedelta(seconds=settings.sla_escalation_s), sla_escalation),
         Job("event_places", refresh_every, places),
         Job("retention", timedelta(seconds=settings.retention_interval_s), retention),

@@ -10,10 +10,12 @@ from cloud_hub.core.config import HubSettings
 APPLICATION_NAME = "cityops-hub"
 
 
-def connect(url: str, *, autocommit: bool = False, connect_timeout_s: int = 10) -> psycopg.Connection:
-    """One connection outside the pool (migrations, CLI tools)."""
+def connect(
+    url: str, *, autocommit: bool = False, connect_timeout_s: int = 10, application_name: str = APPLICATION_NAME
+) -> psycopg.Connection:
+    """One connection outside the pool (migrations, CLI tools, the live relay)."""
     return psycopg.connect(
-        url, autocommit=autocommit, connect_timeout=connect_timeout_s, application_name=APPLICATION_NAME
+        url, autocommit=autocommit, connect_timeout=connect_timeout_s, application_name=application_name
     )
 
 
