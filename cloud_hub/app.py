@@ -28,6 +28,7 @@ from cloud_hub.api.routes import devices as device_routes
 from cloud_hub.api.routes import events as event_routes
 from cloud_hub.api.routes import evidence as evidence_routes
 from cloud_hub.api.routes import models as model_routes
+from cloud_hub.auth.redaction import install_secret_redaction
 from cloud_hub.auth.users import ensure_user
 from cloud_hub.core.config import HubSettings, get_settings
 from cloud_hub.dispatch.directory import GridDirectory
@@ -189,6 +190,7 @@ def run_command(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    install_secret_redaction()  # no ?access_token=... (EventSource) or other query-string secrets in the logs
     try:
         settings = get_settings()
     except ValidationError as exc:

@@ -32,6 +32,7 @@ from fastapi.security.http import HTTPAuthorizationCredentials
 from psycopg_pool import ConnectionPool
 
 from cloud_hub.auth.security import ROLES, TokenError, decode_access_token, decode_device_token
+from cloud_hub.auth.sessions import session_ended
 from cloud_hub.auth.users import User, get_user
 from cloud_hub.core.config import HubSettings
 from cloud_hub.devices.registry import verify_device_secret
@@ -83,6 +84,10 @@ def _current_user(settings: SettingsDep, conn: ConnDep, token: Annotated[str | N
     user = get_user(conn, claims.username)
     if user is None or not user.active:
         raise _unauthorized(f"user {claims.username!r} no longer exists or is disabled")
+    # Logout and a detected refresh-token reuse end the session at once, not when its access tokens expire.
+    # Tokens without `sid` (issued before sessions, or minted by tools) run until they expire.
+    if claims.session_id is not None and session_ended(conn, claims.session_id):
+        raise _unauthorized("session ended (logged out or revoked); log in again")
     return user
 
 

@@ -19,16 +19,28 @@ class Page(BaseModel, Generic[T]):
 
 
 class Token(BaseModel):
+    """A login or refresh answer: a short-lived access token and the next refresh token (also set as a cookie)."""
+
     access_token: str
     token_type: Literal["bearer"] = "bearer"
-    expires_in: int
+    expires_in: int = Field(description="seconds the access token is valid")
     role: str
+    refresh_token: str = Field(description="single use: POST it to /api/v1/auth/refresh for the next pair")
+    refresh_expires_in: int = Field(description="seconds the refresh token is valid")
+
+
+class RefreshRequest(BaseModel):
+    """Body of refresh and logout; browsers send no body and use the HttpOnly cookie instead."""
+
+    refresh_token: str = Field(min_length=1, max_length=200)
 
 
 class UserPublic(BaseModel):
     username: str
     role: str
     display_name: str | None = None
+    districts: list[str] = Field(default_factory=list, description="districts assigned (commanders, technicians)")
+    grids: list[str] = Field(default_factory=list, description="grids on the user's roster or supervised by them")
 
 
 class IncidentPublic(BaseModel):

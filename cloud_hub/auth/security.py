@@ -1,4 +1,4 @@
-"""Password hashing (argon2) and signed tokens (JWT HS256) for users and devices.
+"""Password hashing (argon2), signed tokens (JWT HS256) for users and devices, and opaque refresh tokens.
 
 Pure functions over the settings passed in: no database, no globals other than the hasher.
 """
@@ -6,6 +6,8 @@ Pure functions over the settings passed in: no database, no globals other than t
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -23,6 +25,7 @@ ROLES: tuple[str, ...] = ("admin", "commander", "officer", "technician")
 USER_TOKEN = "user"
 DEVICE_TOKEN = "device"
 DEVICE_TOKEN_TTL_S = 365 * 24 * 3600
+REFRESH_TOKEN_BYTES = 32
 
 _hasher = PasswordHasher()
 
@@ -36,6 +39,7 @@ class UserClaims:
     username: str
     role: str
     expires_at: datetime
+    session_id: str | None = None  # the login's refresh-token family (`sid`); None in tokens issued before sessions
 
 
 def hash_password(password: str) -> str:
@@ -70,8 +74,10 @@ def _secret(settings: HubSettings) -> str:
     return settings.jwt_secret.get_secret_value()
 
 
-def create_access_token(settings: HubSettings, username: str, role: str, now: datetime | None = None) -> str:
-    """A short-lived user token (`settings.jwt_ttl_s`) carrying the username (`sub`) and role."""
+def create_access_token(
+    settings: HubSettings, username: str, role: str, now: datetime | None = None, session_id: str | None = None
+) -> str:
+    """A short-lived user token (`settings.jwt_ttl_s`) carrying the username (`sub`), role and session (`sid`)."""
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}; one of {', '.join(ROLES)}")
     issued = now or datetime.now(UTC)
@@ -82,7 +88,19 @@ def create_access_token(settings: HubSettings, username: str, role: str, now: da
         "iat": issued,
         "exp": issued + timedelta(seconds=settings.jwt_ttl_s),
     }
+    if session_id is not None:
+        claims["sid"] = session_id
     return jwt.encode(claims, _secret(settings), algorithm=ALGORITHM)
+
+
+def new_refresh_token() -> str:
+    """An opaque refresh token (256 random bits, URL-safe); only its hash is stored."""
+    return secrets.token_urlsafe(REFRESH_TOKEN_BYTES)
+
+
+def hash_refresh_token(token: str) -> bytes:
+    # A plain sha256 suffices: the token is 256 random bits, so there is nothing to guess or look up in a table.
+    return hashlib.sha256(token.encode()).digest()
 
 
 def create_device_token(settings: HubSettings, device_id: str, ttl_s: int = DEVICE_TOKEN_TTL_S) -> str:
@@ -112,8 +130,12 @@ def decode_access_token(settings: HubSettings, token: str) -> UserClaims:
     role = claims.get("role")
     if role not in ROLES:
         raise TokenError(f"token carries unknown role {role!r}")
+    sid = claims.get("sid")
     return UserClaims(
-        username=str(claims["sub"]), role=str(role), expires_at=datetime.fromtimestamp(claims["exp"], UTC)
+        username=str(claims["sub"]),
+        role=str(role),
+        expires_at=datetime.fromtimestamp(claims["exp"], UTC),
+        session_id=str(sid) if sid is not None else None,
     )
 
 

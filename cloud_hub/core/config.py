@@ -40,7 +40,14 @@ class HubSettings(BaseSettings):
     http_port: int = 8765
     public_url: str | None = Field(None, description="URL devices and browsers use to reach the hub")
     jwt_secret: SecretStr = SecretStr(DEV_JWT_SECRET)
-    jwt_ttl_s: int = 3600
+    jwt_ttl_s: int = Field(900, gt=0, description="lifetime of an access token in seconds; browsers refresh it")
+    # Browser sessions and login throttling (cloud_hub.auth.sessions, routes/auth.py). Throttle counters live in the
+    # database, so every replica counts the same failures; the address is the client's as uvicorn sees it (behind a
+    # proxy, uvicorn must trust its X-Forwarded-For: FORWARDED_ALLOW_IPS / --proxy-headers --forwarded-allow-ips).
+    refresh_ttl_s: int = Field(30 * 24 * 3600, gt=0, description="lifetime of a refresh token (renewed at each use)")
+    login_failure_window_s: int = Field(900, gt=0, description="window over which failed logins are counted")
+    login_max_failures_per_user: int = Field(5, ge=1, description="failed logins per username within the window")
+    login_max_failures_per_address: int = Field(20, ge=1, description="failed logins per address within the window")
     admin_user: str = "admin"
     admin_password: SecretStr = SecretStr("cityops-admin")
     evidence_dir: Path = Path(".cityops/evidence")
