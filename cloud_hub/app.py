@@ -23,15 +23,39 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool
 
 from cloud_hub.api.metrics import RequestMetricsMiddleware
-from cloud_hub.api.routes import auth, device_control, health, incidents, modes, stats, work_orders
+from cloud_hub.api.problems import install_problem_handlers
+from cloud_hub.api.routes import (
+    admin_cameras,
+    admin_changes,
+    admin_districts,
+    admin_geo,
+    admin_grids,
+    admin_rosters,
+    admin_rules,
+    admin_users,
+    auth,
+    device_control,
+    health,
+    incidents,
+    live,
+    modes,
+    stats,
+    ui,
+    work_orders,
+)
+from cloud_hub.api.routes import cameras as camera_routes
 from cloud_hub.api.routes import devices as device_routes
 from cloud_hub.api.routes import events as event_routes
 from cloud_hub.api.routes import evidence as evidence_routes
 from cloud_hub.api.routes import models as model_routes
+from cloud_hub.api.routes import work_order_photos as work_order_photo_routes
+from cloud_hub.api.security_headers import SecurityHeadersMiddleware, tile_origin
+from cloud_hub.api.web import mount_web
 from cloud_hub.auth.redaction import install_secret_redaction
 from cloud_hub.auth.users import ensure_user
 from cloud_hub.core.config import HubSettings, get_settings
 from cloud_hub.dispatch.directory import GridDirectory
+from cloud_hub.live.relay import LiveRelay, relay_for
 from cloud_hub.rules.loader import RulesStore
 from cloud_hub.scheduler.lifecycle import start_lifecycle
 from cloud_hub.seed.demo import seed_demo
@@ -81,6 +105,7 @@ class HubRuntime:
     rules: RulesStore | None = None
     grids: GridDirectory | None = None
     ingest: Any = None  # cloud_hub.ingest.service.IngestService when this process consumes MQTT
+    live: LiveRelay | None = None  # the live channel's relay when this process serves it
     _stops: list[Any] = field(default_factory=list)
 
     def start(self) -> None:
@@ -109,6 +134,11 @@ class HubRuntime:
             self.grids = GridDirectory.load(conn)
         log.info("grid index: %d grids", len(self.grids.index))
         self._stops.append(start_lifecycle(settings, report.capabilities))  # policies, rollups, retention
+        if settings.live:
+            self.live = relay_for(settings.database_url)
+            self.live.start()
+            self._stops.append(self.live.stop)
+            log.info("live channel relay started")
 
         if settings.ingest:
             # Imported only here: an API-only replica (ingest off) never loads the MQTT stack.
@@ -160,11 +190,13 @@ def create_app(settings: HubSettings) -> FastAPI:
         app.state.rules = runtime.rules
         app.state.grids = runtime.grids
         app.state.ingest = runtime.ingest
+        app.state.live = runtime.live
         log.info("hub ready on %s", settings.hub_url)
         try:
             yield
         finally:
             app.state.ingest = None
+            app.state.live = None
             app.state.pool = None
             await anyio.to_thread.run_sync(runtime.stop)
 
@@ -173,14 +205,27 @@ def create_app(settings: HubSettings) -> FastAPI:
         version="1",
         lifespan=lifespan,
         generate_unique_id_function=_operation_id,
+        docs_url=None,  # Swagger UI and ReDoc come from the hub's own files (cloud_hub.api.web), not a CDN
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.pool = None
+    app.state.live = None
     app.add_middleware(RequestMetricsMiddleware)
+    app.add_middleware(SecurityHeadersMiddleware, extra_img_origin=tile_origin(settings.map_tiles_url))
     for module in (health, auth, event_routes, incidents, work_orders, device_routes, evidence_routes, modes, stats):
         app.include_router(module.router)
+    app.include_router(work_order_photo_routes.router)  # officers' photos of the place, evidence of transitions
+    app.include_router(camera_routes.router)  # the map and fleet view of cameras
+    app.include_router(live.router)  # server-sent events (cloud_hub.live)
+    app.include_router(ui.router)
     for module in (device_control, model_routes):  # remote control of devices, model files they fetch
         app.include_router(module.router)
+    for module in (admin_districts, admin_grids, admin_geo, admin_rosters, admin_users, admin_cameras, admin_rules,
+                   admin_changes):  # fmt: skip
+        app.include_router(module.router)
+    install_problem_handlers(app)  # RFC 9457 application/problem+json for every error
+    mount_web(app, settings.web_dir)  # last: the apps' history routes must not shadow the API
     return app
 
 

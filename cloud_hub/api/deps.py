@@ -31,7 +31,7 @@ from fastapi.security import HTTPBasic, HTTPBasicCredentials, HTTPBearer, OAuth2
 from fastapi.security.http import HTTPAuthorizationCredentials
 from psycopg_pool import ConnectionPool
 
-from cloud_hub.auth.security import ROLES, TokenError, decode_access_token, decode_device_token
+from cloud_hub.auth.security import ROLES, TokenError, UserClaims, decode_access_token, decode_device_token
 from cloud_hub.auth.sessions import session_ended
 from cloud_hub.auth.users import User, get_user
 from cloud_hub.core.config import HubSettings
@@ -73,7 +73,9 @@ def _unauthorized(detail: str) -> HTTPException:
     return HTTPException(status.HTTP_401_UNAUTHORIZED, detail, headers={"WWW-Authenticate": "Bearer"})
 
 
-def _current_user(settings: SettingsDep, conn: ConnDep, token: Annotated[str | None, Depends(_oauth2)]) -> User:
+def authenticate_token(settings: HubSettings, conn: psycopg.Connection, token: str | None) -> tuple[User, UserClaims]:
+    """The active user a bearer token belongs to, and its claims; 401 with the reason otherwise (also used by the
+    live channel, whose EventSource sends the token as a query parameter)."""
     if not token:
         raise _unauthorized(f"not logged in: send 'Authorization: Bearer <token>' from POST {TOKEN_URL}")
     try:
@@ -88,7 +90,11 @@ def _current_user(settings: SettingsDep, conn: ConnDep, token: Annotated[str | N
     # Tokens without `sid` (issued before sessions, or minted by tools) run until they expire.
     if claims.session_id is not None and session_ended(conn, claims.session_id):
         raise _unauthorized("session ended (logged out or revoked); log in again")
-    return user
+    return user, claims
+
+
+def _current_user(settings: SettingsDep, conn: ConnDep, token: Annotated[str | None, Depends(_oauth2)]) -> User:
+    return authenticate_token(settings, conn, token)[0]
 
 
 CurrentUser = Annotated[User, Depends(_current_user)]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 from urllib.parse import unquote, urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
@@ -106,6 +107,17 @@ class HubSettings(BaseSettings):
     models_dir: Path | None = Field(None, description="served model files; default: models/ beside evidence_dir")
     model_max_bytes: int = Field(1024**3, gt=0, description="largest model file the hub accepts")
     snapshot_keep: int = Field(20, ge=1, description="camera snapshots kept per device camera (newest first)")
+    # The live channel (cloud_hub.live): the relay streams to browsers from this process; messages are kept this long
+    # so that a client that reconnects gets what it missed (older: it is told to reload its lists instead).
+    live: bool = Field(True, description="serve GET /api/v1/live from this process (a relay thread and connection)")
+    live_retention_s: float = Field(900, gt=0, description="how long live messages stay available for replay")
+    # The web apps (cloud_hub.api.web) and their map: by default the project's own district and grid GeoJSON on a
+    # plain background, which needs no internet; a tile server (self-hosted, or Tianditu / AMap online) is optional.
+    web_dir: Path | None = Field(None, description="built web apps; default: dashboards/web/dist of the checkout")
+    map_tiles_url: str | None = Field(None, description="XYZ raster tile URL template for the maps' base layer")
+    map_tiles_crs: Literal["wgs84", "gcj02"] = Field("wgs84", description="gcj02 for AMap-style (China) tiles")
+    map_tiles_attribution: str = Field("", description="attribution the tile provider requires")
+    map_max_zoom: int = Field(19, ge=1, le=22)
 
     @field_validator("rollup_timezone")
     @classmethod

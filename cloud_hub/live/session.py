@@ -7,6 +7,7 @@ and in position order, filtered by the user's scope.
   now. A message's SSE id is its position, so the browser resumes from exactly there.
 - A client too slow to keep up does not make the hub buffer without bound: past `max_queue` messages its queue is
   dropped and the session catches up from the table, as after a reconnect.
+- `ping` (no id) every 15 s of silence lets the client tell a quiet channel from a dead connection.
 - `reauth` ends the stream when the access token expires (the client refreshes it and reconnects with the last
   id); the scope is reloaded every `scope_refresh_s`, so a roster change reaches an open stream.
 """
@@ -33,6 +34,7 @@ RESYNCS = Counter("cityops_live_resyncs_total", "Clients told to reload their li
 
 MAX_REPLAY_SCAN = 20_000  # rows read from the table for one resume before resync is cheaper for everyone
 RETRY_MS = 2000
+PING_S = 15.0  # an idle stream says `ping` this often, so a browser can tell a quiet channel from a dead one
 
 Connect = Callable[[], object]  # a context manager yielding a psycopg connection (pool.connection)
 
@@ -151,13 +153,17 @@ class LiveSession:
                         yield event
                     continue
                 try:
-                    message = await asyncio.wait_for(self._queue.get(), timeout=min(left, self.scope_refresh_s))
+                    message = await asyncio.wait_for(self._queue.get(), timeout=min(left, PING_S))
                 except TimeoutError:
                     message = None
                 if loop.time() - refreshed >= self.scope_refresh_s:
                     self.scope = await anyio.to_thread.run_sync(self.reload_scope)
                     refreshed = loop.time()
-                if message is None or message.position <= last:
+                if message is None:
+                    if left > PING_S:
+                        yield ServerSentEvent(raw_data="{}", event="ping")
+                    continue
+                if message.position <= last:
                     continue
                 yield _event(message)
                 last = message.position

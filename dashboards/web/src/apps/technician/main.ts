@@ -1,0 +1,5 @@
+import { startElementApp } from '@/shared/element'
+import App from './App.vue'
+import { router } from './router'
+
+void startElementApp(App, ['technician', 'admin'], router)
