@@ -43,6 +43,16 @@ class UserPublic(BaseModel):
     grids: list[str] = Field(default_factory=list, description="grids on the user's roster or supervised by them")
 
 
+class IncidentWorkOrderSummary(BaseModel):
+    """The work order of an incident, as the incident list shows it."""
+
+    id: int
+    status: str
+    assignee: str | None
+    due_at: datetime | None
+    overdue: bool = Field(description="open (not resolved), with its deadline passed")
+
+
 class IncidentPublic(BaseModel):
     id: int
     device_id: str
@@ -68,6 +78,7 @@ class IncidentPublic(BaseModel):
     measurements: dict[str, Any]
     created_at: datetime
     updated_at: datetime
+    work_order: IncidentWorkOrderSummary | None = Field(None, description="None while no work order exists")
 
 
 class WorkOrderPublic(BaseModel):
@@ -115,3 +126,33 @@ class TransitionRequest(BaseModel):
     note: str | None = Field(None, max_length=4000)
     assignee: str | None = Field(None, description="new officer (reassigned) or supervisor (escalated)")
     evidence: str | None = Field(None, max_length=512, description="reference to a photo, e.g. an evidence id")
+
+
+class IncidentTimelineEvent(BaseModel):
+    """One event of an incident, as the drill-down shows it (plate text only for admins and commanders)."""
+
+    event_id: UUID
+    device_id: str
+    seq: int
+    ts: datetime
+    phase: str
+    camera_id: str | None
+    zone_id: str | None
+    confidence: float | None
+    measurements: dict[str, Any] | None
+    model: dict[str, Any] | None = Field(description="the detector model: name, version, sha256")
+    rule: dict[str, Any] | None = Field(description="the edge rule that fired: id, version")
+    evidence_url: str | None = Field(description="relative URL of the picture, when one was uploaded")
+
+
+class IncidentTimelineWorkOrder(IncidentWorkOrderSummary):
+    transitions: list[TransitionPublic]
+
+
+class IncidentTimeline(BaseModel):
+    """An incident with its work order (and every transition) and its events in time order."""
+
+    incident: IncidentPublic
+    work_order: IncidentTimelineWorkOrder | None
+    events: list[IncidentTimelineEvent]
+    truncated: bool = Field(description="more events than the limit: the oldest were left out")

@@ -1,70 +1,61 @@
-"""Who may view an event's evidence picture: by role, and for officers by their work orders and grids.
+"""What of an event a user may see: its evidence picture (by `cloud_hub.auth.scope`) and its licence-plate text.
 
 Evidence shows people's cars, shopfronts and streets, so it is not for every logged-in user:
-- admin, commander: every picture (the command centre reviews and reassigns anything);
-- officer: the pictures of an incident whose work order is assigned to them, or that lies in a grid they are on
-  the roster of (their area, on duty now or not);
+- admin, city-wide commander: every picture (the command centre reviews and reassigns anything);
+- commander with districts: the pictures of their districts (the event's incident, else the event's place);
+- officer: the pictures of an incident whose work order is assigned to them, or that lies in a grid of their
+  roster or that they supervise (their area, on duty now or not);
 - technician: only `camera_fault` pictures (what a broken camera sees), which is what device maintenance needs.
+The event side of the rule (which incident an event belongs to) is `cloud_hub.store.events.visible_events_sql`.
 
-An event belongs to an incident when it has the incident's device and situation key and falls inside the
-incident's time span (a situation that ended and came back is another incident).
+Plate text (a parking event's `plate`, or `plates`) identifies a person's car: only admins and commanders, who
+review and reassign cases, get it; everything answered to officers and technicians has it removed.
 """
 
 from __future__ import annotations
 
-from enum import StrEnum
+from collections.abc import Mapping
+from typing import Any
 
 import psycopg
 
-from cloud_hub.auth.users import User
+from cloud_hub.auth.scope import MAINTENANCE_KINDS, Scope
+from cloud_hub.store.events import event_visible
 
-MAINTENANCE_KINDS = ("camera_fault",)
-
-
-class Scope(StrEnum):
-    ALL = "all"
-    OWN_INCIDENTS = "own_incidents"  # work orders assigned to them, or incidents in their grids
-    MAINTENANCE = "maintenance"  # camera faults only
-    NONE = "none"
+PLATE_KEYS = frozenset({"plate", "plates"})
+PLATE_ROLES = frozenset({"admin", "commander"})
 
 
-def scope_of(role: str) -> Scope:
-    """The pictures a role may view (pure)."""
-    return {
-        "admin": Scope.ALL,
-        "commander": Scope.ALL,
-        "officer": Scope.OWN_INCIDENTS,
-        "technician": Scope.MAINTENANCE,
-    }.get(role, Scope.NONE)
+def sees_plates(role: str) -> bool:
+    return role in PLATE_ROLES
 
 
-_OFFICERS_INCIDENT = """
-SELECT EXISTS (
-    SELECT 1
-    FROM events e
-    JOIN incidents i ON i.device_id = e.device_id AND i.incident_key = e.incident_key
-        AND e.ts >= i.first_seen AND e.ts <= greatest(i.last_seen, i.ended_at)  -- greatest skips NULL
-    LEFT JOIN work_orders w ON w.incident_id = i.id
-    WHERE e.event_id = %(event_id)s
-      AND (w.assignee = %(user)s
-           OR EXISTS (SELECT 1 FROM rosters r WHERE r.username = %(user)s AND r.grid_id = i.grid_id))
-)
-"""
+def redact_plates(value: Any) -> Any:
+    """A copy of `value` without any `plate`/`plates` key in any mapping, at any depth (lists included). Pure."""
+    if isinstance(value, Mapping):
+        return {k: redact_plates(v) for k, v in value.items() if k not in PLATE_KEYS}
+    if isinstance(value, list | tuple):
+        return [redact_plates(v) for v in value]
+    return value
 
 
-def refusal(conn: psycopg.Connection, user: User, event_id: str) -> str | None:
-    """None when `user` may view the evidence of `event_id`, else why not (for a 403)."""
-    scope = scope_of(user.role)
-    if scope is Scope.ALL:
-        return None
-    if scope is Scope.MAINTENANCE:
-        row = conn.execute("SELECT kind FROM events WHERE event_id = %s LIMIT 1", (event_id,)).fetchone()
-        if row is not None and row[0] in MAINTENANCE_KINDS:
-            return None
+def for_role(role: str, value: Any) -> Any:
+    """`value` as `role` may see it: unchanged for admins and commanders, without plate text otherwise."""
+    return value if sees_plates(role) else redact_plates(value)
+
+
+def _why_not(scope: Scope) -> str:
+    if scope.role == "technician":
         return f"technicians may view only the evidence of {', '.join(MAINTENANCE_KINDS)} events"
-    if scope is Scope.OWN_INCIDENTS:
-        row = conn.execute(_OFFICERS_INCIDENT, {"event_id": event_id, "user": user.username}).fetchone()
-        if row is not None and row[0]:
-            return None
+    if scope.role == "officer":
         return "officers may view only the evidence of incidents assigned to them or in the grids of their roster"
-    return f"role {user.role!r} may not view evidence"
+    if scope.role == "commander":
+        return f"commanders may view only the evidence of their districts ({', '.join(sorted(scope.districts or ()))})"
+    return f"role {scope.role!r} may not view evidence"
+
+
+def refusal(conn: psycopg.Connection, scope: Scope, event_id: str) -> str | None:
+    """None when `scope` may view the evidence of `event_id`, else why not (for a 403)."""
+    if scope.city_wide or event_visible(conn, scope, event_id):
+        return None
+    return _why_not(scope)

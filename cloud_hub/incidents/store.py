@@ -1,4 +1,4 @@
-"""Data access for incidents: lock and load the situations of a batch, write merged incidents, query."""
+"""Data access for incidents: lock and load the situations of a batch, write merged incidents; scoped queries."""
 
 from __future__ import annotations
 
@@ -13,7 +13,10 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb, set_json_loads
 
+from cloud_hub.auth.scope import Scope, scope_sql
 from cloud_hub.incidents.merge import Incident
+from cloud_hub.rules.models import SEVERITIES
+from cloud_hub.workorders.state_machine import OPEN, Status
 
 _FIELDS = (
     "id, device_id, incident_key, kind, subtype, severity, status, camera_id, zone_id, lon, lat, grid_id, district,"
@@ -193,41 +196,127 @@ def device_places(conn: psycopg.Connection, device_ids: Iterable[str]) -> dict[s
     return {r[0]: CameraPlace(r[1], r[2], None) for r in rows.fetchall()}
 
 
+# --- Reading incidents for the API (command centre, officers, technicians), scoped by `cloud_hub.auth.scope` ---
+
+SORTS = ("last_seen", "first_seen", "severity")
+_ORDER_BY = {
+    "last_seen": "i.last_seen DESC, i.id DESC",
+    "first_seen": "i.first_seen DESC, i.id DESC",
+    "severity": "array_position(%(severities)s::text[], i.severity), i.last_seen DESC, i.id DESC",
+}
+# Someone still has to act in the field: open, and not resolved (waiting for review). The SLA rollup's
+# `overdue_open` counts the same orders.
+OVERDUE_STATUSES: tuple[str, ...] = tuple(sorted(s.value for s in OPEN - {Status.RESOLVED}))
+_WORK_ORDER = (
+    "w.id AS wo_id, w.status AS wo_status, w.assignee AS wo_assignee, w.due_at AS wo_due_at,"
+    " (w.due_at < now() AND w.status = ANY(%(overdue_statuses)s)) AS wo_overdue"
+)
+_SELECT = ", ".join(f"i.{c.strip()}" for c in _PUBLIC.split(",")) + ", " + _WORK_ORDER
+_FROM = "FROM incidents i LEFT JOIN work_orders w ON w.incident_id = i.id"
+
+
+class IncidentQueryError(ValueError):
+    """A request the incident queries refuse; the message names the parameter and the fix."""
+
+
+@dataclass(frozen=True, slots=True)
+class BBox:
+    west: float
+    south: float
+    east: float
+    north: float
+
+
+def parse_bbox(text: str) -> BBox:
+    """`west,south,east,north` in degrees (WGS 84), as the command centre's map sends its view. Pure."""
+    example = "e.g. bbox=118.78,32.05,118.80,32.06"
+    try:
+        west, south, east, north = (float(part) for part in text.split(","))
+    except ValueError:
+        raise IncidentQueryError(f"bbox must be four numbers west,south,east,north; {example}") from None
+    if not (-180 <= west <= east <= 180 and -90 <= south <= north <= 90):
+        raise IncidentQueryError(f"bbox needs -180 <= west <= east <= 180 and -90 <= south <= north <= 90; {example}")
+    return BBox(west, south, east, north)
+
+
 @dataclass(frozen=True, slots=True)
 class IncidentFilters:
-    status: str | None = None
-    kind: str | None = None
-    severity: str | None = None
-    since: datetime | None = None
+    status: tuple[str, ...] = ()  # any of these; empty: any
+    kind: tuple[str, ...] = ()
+    severity: tuple[str, ...] = ()
+    grid_id: str | None = None
+    district: str | None = None
+    camera_id: str | None = None
+    device_id: str | None = None
+    since: datetime | None = None  # last_seen >= since
+    until: datetime | None = None  # last_seen < until
+    overdue: bool | None = None  # True: has an open work order past its deadline; False: has none
+    bbox: BBox | None = None
+    sort: str = "last_seen"
     limit: int = 100
     offset: int = 0
 
+    def __post_init__(self) -> None:
+        for name in ("since", "until"):
+            value = getattr(self, name)
+            if value is not None and value.tzinfo is None:
+                raise IncidentQueryError(f"{name} needs a time zone, e.g. 2026-11-22T18:00:00Z")
+        if self.since is not None and self.until is not None and self.until <= self.since:
+            raise IncidentQueryError("until must be after since")
+        if self.sort not in SORTS:
+            raise IncidentQueryError(f"sort must be one of {', '.join(SORTS)}")
 
-def list_incidents(conn: psycopg.Connection, filters: IncidentFilters) -> tuple[list[dict[str, Any]], int]:
-    """Matching incidents, most recently seen first, and the total count before paging."""
-    where, params = [], {}
-    for name in ("status", "kind", "severity"):
-        value = getattr(filters, name)
+
+def _filter_sql(f: IncidentFilters, scope: Scope) -> tuple[str, dict[str, Any]]:
+    visible, params = scope_sql(scope, alias="i", assignee="w.assignee")
+    clauses = [visible]
+    for column in ("status", "kind", "severity"):
+        values = getattr(f, column)
+        if values:
+            clauses.append(f"i.{column} = ANY(%({column})s)")
+            params[column] = list(values)
+    for column in ("grid_id", "district", "camera_id", "device_id"):
+        value = getattr(f, column)
         if value is not None:
-            where.append(f"{name} = %({name})s")
-            params[name] = value
-    if filters.since is not None:
-        where.append("last_seen >= %(since)s")
-        params["since"] = filters.since
-    clause = f"WHERE {' AND '.join(where)}" if where else ""
+            clauses.append(f"i.{column} = %({column})s")
+            params[column] = value
+    if f.since is not None:
+        clauses.append("i.last_seen >= %(since)s")
+        params["since"] = f.since
+    if f.until is not None:
+        clauses.append("i.last_seen < %(until)s")
+        params["until"] = f.until
+    if f.overdue is not None:
+        overdue = "coalesce(w.due_at < now() AND w.status = ANY(%(overdue_statuses)s), false)"
+        clauses.append(overdue if f.overdue else f"NOT {overdue}")
+    if f.bbox is not None:
+        clauses.append("i.lon BETWEEN %(west)s AND %(east)s AND i.lat BETWEEN %(south)s AND %(north)s")
+        params.update(west=f.bbox.west, south=f.bbox.south, east=f.bbox.east, north=f.bbox.north)
+    params["overdue_statuses"] = list(OVERDUE_STATUSES)
+    return " AND ".join(clauses), params
+
+
+def list_incidents(
+    conn: psycopg.Connection, filters: IncidentFilters, scope: Scope
+) -> tuple[list[dict[str, Any]], int]:
+    """The incidents `scope` may see that match, each with its work order's summary (wo_* columns, NULL without
+    one), sorted by `filters.sort`; and the total count before paging."""
+    where, params = _filter_sql(filters, scope)
     with conn.cursor(row_factory=dict_row) as cur:
-        cur.execute(f"SELECT count(*) AS n FROM incidents {clause}", params)
-        count_row = cur.fetchone()
-        cur.execute(
-            f"SELECT {_PUBLIC} FROM incidents {clause} ORDER BY last_seen DESC, id DESC"
+        count_row = cur.execute(f"SELECT count(*) AS n {_FROM} WHERE {where}", params).fetchone()
+        rows = cur.execute(
+            f"SELECT {_SELECT} {_FROM} WHERE {where} ORDER BY {_ORDER_BY[filters.sort]}"
             " LIMIT %(limit)s OFFSET %(offset)s",
-            {**params, "limit": filters.limit, "offset": filters.offset},
-        )
-        rows = cur.fetchall()
+            {**params, "severities": list(SEVERITIES), "limit": filters.limit, "offset": filters.offset},
+        ).fetchall()
     return rows, int(count_row["n"]) if count_row else 0
 
 
-def get_incident(conn: psycopg.Connection, incident_id: int) -> dict[str, Any] | None:
+def get_incident(conn: psycopg.Connection, incident_id: int, scope: Scope) -> dict[str, Any] | None:
+    """The incident with its work order's summary, or None when there is none `scope` may see."""
+    visible, params = scope_sql(scope, alias="i", assignee="w.assignee")
     with conn.cursor(row_factory=dict_row) as cur:
-        cur.execute(f"SELECT {_PUBLIC} FROM incidents WHERE id = %s", (incident_id,))
-        return cur.fetchone()
+        return cur.execute(
+            f"SELECT {_SELECT} {_FROM} WHERE i.id = %(id)s AND {visible}",
+            {**params, "id": incident_id, "overdue_statuses": list(OVERDUE_STATUSES)},
+        ).fetchone()

@@ -1,7 +1,8 @@
 """Reading the dashboard rollups (the views `rollup_events_hourly` and `rollup_sla_daily`) for the stats API.
 
 Queries name only the views, never what is underneath (continuous aggregate or hub-maintained table). Grouping
-columns come from fixed lists and are quoted as identifiers; filter values are always parameters.
+columns come from fixed lists and are quoted as identifiers; filter values are always parameters. Rows are limited
+to the user's scope (`cloud_hub.auth.scope`: a commander with districts sees those districts' rows).
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from typing import Any
 import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
+
+from cloud_hub.auth.scope import Scope, scope_sql
 
 EVENT_DIMENSIONS = ("kind", "subtype", "district", "grid_id", "device_id", "camera_id")
 SLA_DIMENSIONS = ("kind", "district")
@@ -79,13 +82,24 @@ def _filter_sql(filters: dict[str, str], params: dict[str, Any]) -> list[sql.Com
     return clauses
 
 
-def events_hourly(conn: psycopg.Connection, q: EventsHourlyQuery) -> tuple[list[dict[str, Any]], int]:
+def _scope_sql(scope: Scope, params: dict[str, Any]) -> sql.Composable:
+    visible, scope_params = scope_sql(scope, alias="r")
+    params.update(scope_params)
+    return sql.SQL(visible)  # a fixed fragment from scope_sql; its values are parameters
+
+
+def events_hourly(conn: psycopg.Connection, q: EventsHourlyQuery, scope: Scope) -> tuple[list[dict[str, Any]], int]:
     """Event counts per hour and the chosen dimensions, oldest hour first; (rows, total rows before the limit)."""
     params: dict[str, Any] = {"since": q.since, "until": q.until, "limit": q.limit}
-    where = [sql.SQL("bucket >= %(since)s"), sql.SQL("bucket < %(until)s"), *_filter_sql(q.filters, params)]
+    where = [
+        sql.SQL("bucket >= %(since)s"),
+        sql.SQL("bucket < %(until)s"),
+        *_filter_sql(q.filters, params),
+        _scope_sql(scope, params),
+    ]
     group = [sql.Identifier("bucket"), *(sql.Identifier(d) for d in q.by)]
     query = sql.SQL(
-        "SELECT {group}, sum(events)::bigint AS events, count(*) OVER () AS total FROM rollup_events_hourly"
+        "SELECT {group}, sum(events)::bigint AS events, count(*) OVER () AS total FROM rollup_events_hourly r"
         " WHERE {where} GROUP BY {group} ORDER BY {group} LIMIT %(limit)s"
     ).format(group=sql.SQL(", ").join(group), where=sql.SQL(" AND ").join(where))
     with conn.cursor(row_factory=dict_row) as cur:
@@ -96,17 +110,22 @@ def events_hourly(conn: psycopg.Connection, q: EventsHourlyQuery) -> tuple[list[
     return rows, total
 
 
-def sla_daily(conn: psycopg.Connection, q: SlaDailyQuery) -> list[dict[str, Any]]:
+def sla_daily(conn: psycopg.Connection, q: SlaDailyQuery, scope: Scope) -> list[dict[str, Any]]:
     """SLA figures per due day and the chosen dimensions, oldest day first, with compliance = met / decided."""
     params: dict[str, Any] = {"since": q.since, "until": q.until}
-    where = [sql.SQL("day >= %(since)s"), sql.SQL("day <= %(until)s"), *_filter_sql(q.filters, params)]
+    where = [
+        sql.SQL("day >= %(since)s"),
+        sql.SQL("day <= %(until)s"),
+        *_filter_sql(q.filters, params),
+        _scope_sql(scope, params),
+    ]
     group = [sql.Identifier("day"), *(sql.Identifier(d) for d in q.by)]
     sums = sql.SQL(", ").join(
         sql.SQL("sum({c})::bigint AS {c}").format(c=sql.Identifier(c))
         for c in ("due", "met", "breached", "overdue_open", "false_alarm")
     )
     query = sql.SQL(
-        "SELECT {group}, {sums}, max(refreshed_at) AS refreshed_at FROM rollup_sla_daily WHERE {where}"
+        "SELECT {group}, {sums}, max(refreshed_at) AS refreshed_at FROM rollup_sla_daily r WHERE {where}"
         " GROUP BY {group} ORDER BY {group}"
     ).format(group=sql.SQL(", ").join(group), sums=sums, where=sql.SQL(" AND ").join(where))
     with conn.cursor(row_factory=dict_row) as cur:

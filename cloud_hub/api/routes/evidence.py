@@ -10,6 +10,7 @@ from fastapi import APIRouter, Body, Header, HTTPException, Request, Response, s
 from pydantic import BaseModel
 
 from cloud_hub.api.deps import ConnDep, CurrentUser, DeviceIdentity, SettingsDep
+from cloud_hub.auth.scope import load_scope
 from cloud_hub.core.config import HubSettings
 from cloud_hub.evidence.access import refusal
 from cloud_hub.evidence.factory import open_evidence_store
@@ -73,7 +74,7 @@ def put_evidence_route(
     responses={200: {"content": {"image/jpeg": {}}}, 403: {"description": "not a picture this user may view"}},
 )
 def get_evidence_route(event_id: uuid.UUID, conn: ConnDep, settings: SettingsDep, user: CurrentUser) -> Response:
-    reason = refusal(conn, user, str(event_id))
+    reason = refusal(conn, load_scope(conn, user), str(event_id))
     if reason is not None:
         raise HTTPException(status.HTTP_403_FORBIDDEN, reason)
     try:

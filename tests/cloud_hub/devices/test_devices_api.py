@@ -232,7 +232,11 @@ def test_list_events_filters(client: TestClient, settings: HubSettings, database
     ids = [str(uuid.uuid4()) for _ in range(3)]
     for seq, event_id in enumerate(ids, start=1):
         store_event(database_url, device_id, event_id, seq, kind="waterlogging" if seq == 3 else "illegal_parking")
-    auth = bearer(settings, "off", "officer")
+    auth = bearer(settings, "adm", "admin")
+    # An officer sees only the events of incidents in their grids or assigned to them: none of these (this test
+    # used to assert that an officer may list every event; scoping by role is tested in tests/cloud_hub/reads).
+    officer = client.get("/api/v1/events", params={"device_id": device_id}, headers=bearer(settings, "off", "officer"))
+    assert officer.status_code == 200 and officer.json() == {"data": [], "count": 0}
     page = client.get("/api/v1/events", params={"device_id": device_id}, headers=auth).json()
     assert page["count"] == 3 and [e["event_id"] for e in page["data"]] == ids  # newest first (seq 1 is newest)
     kind = client.get("/api/v1/events", params={"device_id": device_id, "kind": "waterlogging"}, headers=auth).json()
