@@ -6,27 +6,60 @@ VENV := .venv
 BIN := $(VENV)/bin
 # fonts-wqy-zenhei: a CJK font, so the plate tests draw a real Chinese plate (京A88888), not only its latin part.
 APT_PACKAGES := mosquitto mosquitto-clients postgresql debootstrap ca-certificates fonts-wqy-zenhei
+# chromium: the browser tests drive Debian's Chromium with Playwright (no browser download).
+TEST_APT_PACKAGES := chromium
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
+# The web apps (dashboards/web): npm packages from the lock file, then one Vite build the hub serves.
+WEB := dashboards/web
+WEB_MODULES := $(WEB)/node_modules/.installed
+WEB_BUILT := $(WEB)/dist/.built
+WEB_SOURCES := $(shell find $(WEB)/src $(WEB)/public $(WEB)/command $(WEB)/officer $(WEB)/technician $(WEB)/admin \
+	$(WEB)/index.html $(WEB)/vite.config.ts $(WEB)/tsconfig.json -type f 2>/dev/null)
 
-.PHONY: demo test install system-packages lint stack-up stack-down clean
+.PHONY: demo test install system-packages test-packages web lint stack-up stack-down clean
 
 demo: install
 	$(BIN)/cityops demo
 
-test: install
+test: install test-packages
 	$(BIN)/python -m pytest
 
-install: system-packages $(STAMP)
+install: system-packages $(STAMP) web
 
-# Only runs apt-get when something is missing, so a machine that has everything is not touched.
+# Only runs apt-get when something is missing, so a machine that has everything is not touched. Node.js comes
+# from Debian (18) only when no `node` is installed at all; the web tool versions are chosen to run on 18.18+.
 system-packages:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	$(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || missing="$$missing python3-venv"; \
-	if [ -n "$$missing" ]; then \
-		echo "installing Debian packages:$$missing"; \
+	command -v node >/dev/null 2>&1 || missing="$$missing nodejs"; \
+	command -v npm >/dev/null 2>&1 || missing="$$missing npm"; \
+	$(call apt_install,$$missing)
+	@node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>18||(a==18&&b>=18)?0:1)' || \
+		{ echo "Node.js $$(node --version) is too old for the web apps: 18.18 or newer is needed" >&2; exit 1; }
+
+test-packages:
+	@missing=""; for p in $(TEST_APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	$(call apt_install,$$missing)
+
+# apt_install(packages): install them as root or with sudo, when the list is not empty.
+define apt_install
+if [ -n "$(1)" ]; then \
+		echo "installing Debian packages:$(1)"; \
 		SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
-		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $(1); \
 	fi
+endef
+
+# The web apps, rebuilt when a source or the lock file changes; `npm ci` installs exactly the locked versions.
+web: $(WEB_BUILT)
+
+$(WEB_MODULES): $(WEB)/package-lock.json
+	cd $(WEB) && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+$(WEB_BUILT): $(WEB_MODULES) $(WEB_SOURCES)
+	cd $(WEB) && npm run build --silent
+	@touch $@
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -43,4 +76,4 @@ stack-down:
 	$(BIN)/cityops stack down
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache $(WEB)/node_modules $(WEB)/dist

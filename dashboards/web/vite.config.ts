@@ -12,11 +12,20 @@ const here = dirname(fileURLToPath(import.meta.url))
 const require = createRequire(import.meta.url)
 
 // Swagger UI and ReDoc for the hub's /docs and /redoc, served by the hub itself (no CDN): their files are copied
-// from the locked npm packages into dist/vendor/ under fixed names.
-const VENDOR_FILES: Record<string, string> = {
-  'vendor/swagger-ui/swagger-ui.css': 'swagger-ui-dist/swagger-ui.css',
-  'vendor/swagger-ui/swagger-ui-bundle.js': 'swagger-ui-dist/swagger-ui-bundle.js',
-  'vendor/redoc/redoc.standalone.js': 'redoc/bundles/redoc.standalone.js',
+// from the locked npm packages into dist/vendor/ under fixed names. ReDoc's footer logo points at its CDN: it is
+// pointed at a local stand-in instead (the "API docs by Redocly" credit stays).
+const REDOC_LOGO_CDN = 'https://cdn.redoc.ly/redoc/logo-mini.svg'
+const REDOC_LOGO_LOCAL = '/vendor/redoc/logo-mini.svg'
+const REDOC_LOGO_SVG =
+  '<svg xmlns="http://www.w3.org/2000/svg" width="66" height="14"><text x="0" y="11" font-family="sans-serif" ' +
+  'font-size="11" fill="#8c8c8c">Redocly</text></svg>'
+const VENDOR_FILES: Record<string, [string, (text: string) => string]> = {
+  'vendor/swagger-ui/swagger-ui.css': ['swagger-ui-dist/swagger-ui.css', (t) => t],
+  'vendor/swagger-ui/swagger-ui-bundle.js': ['swagger-ui-dist/swagger-ui-bundle.js', (t) => t],
+  'vendor/redoc/redoc.standalone.js': [
+    'redoc/bundles/redoc.standalone.js',
+    (t) => t.replaceAll(REDOC_LOGO_CDN, REDOC_LOGO_LOCAL),
+  ],
 }
 
 function vendorFiles(): Plugin {
@@ -24,15 +33,32 @@ function vendorFiles(): Plugin {
     name: 'cityops-vendor-files',
     apply: 'build',
     generateBundle() {
-      for (const [fileName, module] of Object.entries(VENDOR_FILES)) {
-        this.emitFile({ type: 'asset', fileName, source: readFileSync(require.resolve(module)) })
+      for (const [fileName, [module, adapt]] of Object.entries(VENDOR_FILES)) {
+        this.emitFile({ type: 'asset', fileName, source: adapt(readFileSync(require.resolve(module), 'utf8')) })
       }
+      this.emitFile({ type: 'asset', fileName: REDOC_LOGO_LOCAL.slice(1), source: REDOC_LOGO_SVG })
+    },
+  }
+}
+
+// Vant's icon font lists a fallback on a CDN (at.alicdn.com) after its inline woff2: Chromium fetches it anyway,
+// and no request may leave the hub's origin. Remote sources are cut from third-party @font-face rules.
+const REMOTE_FONT_SOURCE = /,\s*url\((?:https?:)?\/\/[^)]+\)\s*format\([^)]*\)/g
+
+function noRemoteFonts(): Plugin {
+  return {
+    name: 'cityops-no-remote-fonts',
+    enforce: 'pre',
+    transform(code: string, id: string) {
+      if (!id.includes('/node_modules/') || !id.split('?')[0].endsWith('.css')) return undefined
+      const local = code.replace(REMOTE_FONT_SOURCE, '')
+      return local === code ? undefined : { code: local, map: null }
     },
   }
 }
 
 export default defineConfig({
-  plugins: [vue(), vendorFiles()],
+  plugins: [noRemoteFonts(), vue(), vendorFiles()],
   resolve: { alias: { '@': resolve(here, 'src') } },
   build: {
     outDir: 'dist',

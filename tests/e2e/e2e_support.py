@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
+import paho.mqtt.client as mqtt
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED = REPO.parent / "shared"
@@ -85,3 +89,54 @@ class Api:
 
     def close(self) -> None:
         self.client.close()
+
+
+def utc_ts(delta: timedelta = timedelta()) -> str:
+    return (datetime.now(UTC) + delta).isoformat().replace("+00:00", "Z")
+
+
+def event_dict(seq: int, **overrides: Any) -> dict[str, Any]:
+    event = {
+        "event_id": str(uuid.uuid4()),
+        "seq": seq,
+        "ts": utc_ts(),
+        "kind": "illegal_parking",
+        "phase": "start",
+        "incident_key": f"cam-p/zone-a/track-{seq}",
+        "camera_id": "cam-p",
+    }
+    event.update(overrides)
+    return event
+
+
+def event_batch(device_id: str, events: list[dict[str, Any]], schema: str = "cityops.events/1") -> bytes:
+    return json.dumps({"schema": schema, "device_id": device_id, "events": events}).encode()
+
+
+class MqttDevice:
+    """A device speaking MQTT 5 with its provisioned credentials; collects its acks."""
+
+    def __init__(self, credentials: dict[str, Any]) -> None:
+        self.device_id = credentials["device_id"]
+        self.acks: queue.Queue[int] = queue.Queue()
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=self.device_id, protocol=mqtt.MQTTv5)
+        self.client.username_pw_set(credentials["username"], credentials["password"])
+        self.client.on_message = lambda _c, _u, msg: self.acks.put(json.loads(msg.payload)["acked_seq"])
+        self.client.connect(credentials["mqtt_host"], int(credentials["mqtt_port"]))
+        self.client.loop_start()
+        self.client.subscribe(f"cityops/v1/dev/{self.device_id}/ack", qos=1)
+
+    def publish(self, suffix: str, payload: bytes, device_id: str | None = None) -> mqtt.MQTTMessageInfo:
+        info = self.client.publish(f"cityops/v1/dev/{device_id or self.device_id}/{suffix}", payload, qos=1)
+        info.wait_for_publish(timeout=10)
+        return info
+
+    def highest_ack(self) -> int:
+        best = -1
+        while not self.acks.empty():
+            best = max(best, self.acks.get())
+        return best
+
+    def close(self) -> None:
+        self.client.loop_stop()
+        self.client.disconnect()

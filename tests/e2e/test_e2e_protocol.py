@@ -3,71 +3,18 @@ reason while the good messages around it are stored and acked; a device cannot p
 
 from __future__ import annotations
 
-import json
-import queue
-import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import paho.mqtt.client as mqtt
 import psycopg
 import pytest
-from e2e_support import wait_for
+from e2e_support import MqttDevice as Device
+from e2e_support import event_batch as _batch
+from e2e_support import event_dict as _event
+from e2e_support import utc_ts, wait_for
 
 pytestmark = pytest.mark.e2e
-
-
-def _ts(delta: timedelta = timedelta()) -> str:
-    return (datetime.now(UTC) + delta).isoformat().replace("+00:00", "Z")
-
-
-def _event(seq: int, **overrides: Any) -> dict[str, Any]:
-    event = {
-        "event_id": str(uuid.uuid4()),
-        "seq": seq,
-        "ts": _ts(),
-        "kind": "illegal_parking",
-        "phase": "start",
-        "incident_key": f"cam-p/zone-a/track-{seq}",
-        "camera_id": "cam-p",
-    }
-    event.update(overrides)
-    return event
-
-
-def _batch(device_id: str, events: list[dict[str, Any]], schema: str = "cityops.events/1") -> bytes:
-    return json.dumps({"schema": schema, "device_id": device_id, "events": events}).encode()
-
-
-class Device:
-    """A device speaking MQTT 5 with its provisioned credentials; collects its acks."""
-
-    def __init__(self, credentials: dict[str, Any]) -> None:
-        self.device_id = credentials["device_id"]
-        self.acks: queue.Queue[int] = queue.Queue()
-        self.client = mqtt.Client(
-            mqtt.CallbackAPIVersion.VERSION2, client_id=self.device_id, protocol=mqtt.MQTTv5
-        )
-        self.client.username_pw_set(credentials["username"], credentials["password"])
-        self.client.on_message = lambda _c, _u, msg: self.acks.put(json.loads(msg.payload)["acked_seq"])
-        self.client.connect(credentials["mqtt_host"], int(credentials["mqtt_port"]))
-        self.client.loop_start()
-        self.client.subscribe(f"cityops/v1/dev/{self.device_id}/ack", qos=1)
-
-    def publish(self, suffix: str, payload: bytes, device_id: str | None = None) -> mqtt.MQTTMessageInfo:
-        info = self.client.publish(f"cityops/v1/dev/{device_id or self.device_id}/{suffix}", payload, qos=1)
-        info.wait_for_publish(timeout=10)
-        return info
-
-    def highest_ack(self) -> int:
-        best = -1
-        while not self.acks.empty():
-            best = max(best, self.acks.get())
-        return best
-
-    def close(self) -> None:
-        self.client.loop_stop()
-        self.client.disconnect()
 
 
 def test_bad_input_is_dead_lettered_and_good_input_around_it_is_stored(stack: Any) -> None:
@@ -83,8 +30,8 @@ def test_bad_input_is_dead_lettered_and_good_input_around_it_is_stored(stack: An
         del missing_seq["seq"]
         device.publish("events", _batch(device.device_id, [good_2, missing_seq]))  # one bad beside one good
         device.publish("events", _batch(device.device_id, [_event(92, padding="x" * 300_000)]))
-        device.publish("events", _batch(device.device_id, [_event(93, ts=_ts(timedelta(hours=1)))]))
-        device.publish("events", _batch(device.device_id, [_event(94, ts=_ts(-timedelta(days=40)))]))
+        device.publish("events", _batch(device.device_id, [_event(93, ts=utc_ts(timedelta(hours=1)))]))
+        device.publish("events", _batch(device.device_id, [_event(94, ts=utc_ts(-timedelta(days=40)))]))
         device.publish("events", _batch(victim["device_id"], [_event(95)]))  # payload names another device
         # Under another device's topic: the broker's ACL refuses it, so the hub never sees it.
         forged = device.publish("events", _batch(victim["device_id"], [_event(96)]), device_id=victim["device_id"])
