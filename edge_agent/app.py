@@ -40,7 +40,7 @@ from edge_agent.pipeline import CameraPipeline, PipelineWorker
 from edge_agent.plates.recognizer import PlateModels
 from edge_agent.recorder import EventRecorder
 from edge_agent.remote.commands import RemoteCommands
-from edge_agent.remote.device_config import parse_remote_config
+from edge_agent.remote.device_config import RemotePlan, check_source, plan_remote_config
 from edge_agent.rules import CameraRules, load_rules
 from edge_agent.tracking import TrackIdAllocator
 
@@ -51,6 +51,10 @@ class StartableLink(Link, Protocol):
     def start(self) -> None: ...
     def stop(self) -> None: ...
 
+
+REMOTE_CAMERAS_META = "remote_cameras"
+"""Outbox meta key: the cameras added by a hub `config` ({camera_id: {"camera": ..., "rules": ...}}), kept until
+the agent's own file names them, so a restart (even without the hub) runs them again with their latest rules."""
 
 LinkFactory = Callable[[Callable[[Topic, bytes], None], Callable[[], None]], StartableLink]
 """(on_message, on_connected) -> a link that is not started yet."""
@@ -94,6 +98,7 @@ class EdgeAgent:
         self.metrics = EdgeMetrics()
         self.inference_lock = threading.Lock()
         self._swap_lock = threading.Lock()  # one live change (config, model, restart) at a time
+        self._cameras_stopped = False  # set under _swap_lock: no live change may start a camera after the stop
 
     @property
     def readers(self) -> list[CameraReader]:
@@ -141,7 +146,10 @@ class EdgeAgent:
         )
         self._on_stop("outbox", self.outbox.close)
         spec, model_path = self._model_override(spec, model_path)
-        rules.update(self._stored_live_rules(spec.classes))
+        remote_cameras, remote_rules = self._stored_remote_cameras(spec.classes)
+        rules.update(remote_rules)
+        sources = {c.camera_id: c.source for c in [*cfg.cameras, *remote_cameras]}
+        rules.update(self._stored_live_rules(sources, spec.classes))
         self.rules = rules
         # Plate models load on first need (a live rules change may ask later); rules that need them now load them
         # now, so a missing OCR wheel or plate model fails the start with its reason.
@@ -164,7 +172,8 @@ class EdgeAgent:
         detector = create_detector(spec, model_path, options)
         detector.warm_up()
         # With several cameras, inference threads run their frames, as batches when the model allows it.
-        self.detector: Detector = serving_detector(detector, cfg.inference, len(cfg.cameras))
+        camera_count = len(cfg.cameras) + len(remote_cameras)
+        self.detector: Detector = serving_detector(detector, cfg.inference, camera_count)
         self._on_stop("detector", self._close_detector)
         # Faces through the same providers as the detector (on a Jetson: the GPU), one CPU thread otherwise.
         blurrer = self.blurrer = FaceBlurrer(face_path, providers=options.providers) if face_path else None
@@ -173,10 +182,10 @@ class EdgeAgent:
             log.info("removed %d orphan evidence files", pruned)
         log.info("outbox: %d unacked events, last seq %d", self.outbox.depth(), self.outbox.last_seq())
 
-        # 4. The hub connection: sender, control, link.
+        # 4. The hub connection: sender, control, link (started last, in 6).
         uploader = self._uploader or self._http_uploader()
-        # The link calls back into controller and sender, which publish through the link: build the link with
-        # late-bound callbacks; nothing calls back before link.start().
+        # The link calls back into controller, sender and health, which publish through the link: build the link
+        # with late-bound callbacks; nothing calls back before link.start().
         link = self._link_factory(
             lambda suffix, payload: self.controller.on_message(suffix, payload),
             lambda: self.sender.on_connected(),
@@ -194,6 +203,7 @@ class EdgeAgent:
             handlers=commands.handlers(),
             apply_config=self.apply_live_config,
             executor=executor,
+            on_config_change=lambda: self.health.report_soon(),
         )
         self.recorder = EventRecorder(
             self.outbox,
@@ -203,8 +213,7 @@ class EdgeAgent:
             on_recorded=self.sender.wake,
             metrics=self.metrics,
         )
-        link.start()
-        self._on_stop("link", link.stop)
+        self._on_stop("link", link.stop)  # stopped in this place of the order; started in 6
         self.sender.start()
         self._on_stop("sender", self.sender.stop)
         # Stopped before the sender: the events still waiting for their evidence picture reach the outbox first.
@@ -214,17 +223,19 @@ class EdgeAgent:
 
         # 5. Cameras: readers first, then the pipelines that consume them.
         self._on_stop("cameras", self._stop_cameras)
-        for camera in cfg.cameras:
+        for camera in [*cfg.cameras, *remote_cameras]:
             self.cameras[camera.camera_id] = self._start_camera(camera)
 
-        # 6. Health and metrics last: they report on everything above.
+        # 6. Health and metrics last: they report on everything above. Then the link: a configuration or command
+        # from the hub (the retained `config` arrives at once) always finds the cameras it names running.
         self.metrics.watch(self.outbox, self.camera_statuses, self._batch_sizes)
         if cfg.metrics.port is not None:
             self._on_stop("metrics server", self.metrics.serve(cfg.metrics.host, cfg.metrics.port))
         self.health = HealthReporter(link, self.health_snapshot, cfg.health_interval_s, spool=self.outbox.spool)
+        link.start()
         self.health.start()
         self._on_stop("health", self.health.stop)
-        log.info("edge agent running: %d camera(s), model %s", len(cfg.cameras), spec.name)
+        log.info("edge agent running: %d camera(s), model %s", len(self.cameras), spec.name)
 
     def stop(self) -> None:
         """Stop in reverse order of start; every part is stopped even if one fails."""
@@ -247,7 +258,9 @@ class EdgeAgent:
 
     # -- cameras -------------------------------------------------------------------------------------------
 
-    def _start_camera(self, camera: CameraConfig, track_ids: TrackIdAllocator | None = None) -> CameraRuntime:
+    def _start_camera(
+        self, camera: CameraConfig, track_ids: TrackIdAllocator | None = None, rules: CameraRules | None = None
+    ) -> CameraRuntime:
         assert self.outbox is not None
         # A fresh source object per (re)connect; the first one was built in _start only to validate the config.
         reader = CameraReader(
@@ -265,7 +278,7 @@ class EdgeAgent:
             integrity = CameraFaultDetector(camera.camera_id, camera.integrity, check_frozen=not still)
         pipeline = CameraPipeline(
             camera,
-            self.rules[camera.camera_id],
+            rules if rules is not None else self.rules[camera.camera_id],
             self.detector,
             self.recorder,
             self.latency,
@@ -280,13 +293,17 @@ class EdgeAgent:
         return CameraRuntime(camera, reader, worker, track_ids)
 
     def _stop_cameras(self) -> None:
-        for runtime in self.cameras.values():
-            runtime.worker.stop()
-            runtime.reader.stop()
+        with self._swap_lock:
+            self._cameras_stopped = True
+            for runtime in self.cameras.values():
+                runtime.worker.stop()
+                runtime.reader.stop()
 
     def restart_pipeline(self, camera_id: str | None = None) -> list[str]:
         """Reopen the source and rebuild the analysis of one camera (or all); track ids continue."""
         with self._swap_lock:
+            if self._cameras_stopped:
+                raise RuntimeError("the agent is stopping")
             targets = [camera_id] if camera_id else list(self.cameras)
             for cid in targets:
                 if cid not in self.cameras:
@@ -295,20 +312,58 @@ class EdgeAgent:
                 old = self.cameras[cid]
                 old.worker.stop()
                 old.reader.stop()
-                self.cameras[cid] = self._start_camera(old.config, old.track_ids)
+                self.cameras = {**self.cameras, cid: self._start_camera(old.config, old.track_ids)}
                 log.info("camera %s: pipeline restarted", cid)
             return targets
 
     def apply_live_config(self, payload: bytes) -> int:
-        """Validate a hub `config` payload completely, then swap the named cameras' rules between two frames."""
+        """Validate a hub `config` payload completely, start the cameras it adds, then swap the named cameras'
+        rules between two frames. Runs on the MQTT network thread: nothing here waits on a camera."""
         with self._swap_lock:
-            version, new_rules = parse_remote_config(payload, self.cameras, self.detector.spec.classes)
-            # Build every successor first: if one fails, nothing has been swapped yet.
-            successors = {cid: self.cameras[cid].pipeline.successor(r) for cid, r in new_rules.items()}
+            if self._cameras_stopped:
+                raise ConfigError("the agent is stopping")
+            running = {cid: runtime.config.source for cid, runtime in self.cameras.items()}
+            plan = plan_remote_config(payload, running, self.detector.spec.classes)
+            # Build every successor first (pure), then start and remember the added cameras: if any of it fails,
+            # nothing has been swapped yet and the cameras this call started are stopped again.
+            successors = {
+                cid: self.cameras[cid].pipeline.successor(r) for cid, r in plan.rules.items() if cid in running
+            }
+            added = self._start_added_cameras(plan)
             for cid, pipeline in successors.items():
                 self.cameras[cid].worker.replace_pipeline(pipeline)
-                self.rules[cid] = new_rules[cid]
-            return version
+            # New dicts, never changed in place: the health and metrics threads iterate them without the lock.
+            self.rules = {**self.rules, **plan.rules}
+            self.cameras = {**self.cameras, **added}
+            return plan.version
+
+    def _start_added_cameras(self, plan: RemotePlan) -> dict[str, CameraRuntime]:
+        started: dict[str, CameraRuntime] = {}
+        try:
+            for cid, entry in plan.new_cameras.items():
+                started[cid] = self._start_camera(_remote_camera_config(entry.camera()), rules=plan.rules[cid])
+                log.info("camera %s added by the hub's configuration version %d", cid, plan.version)
+            self._remember_remote_cameras(plan)
+        except BaseException:
+            for runtime in started.values():
+                runtime.worker.stop()
+                runtime.reader.stop()
+            raise
+        return started
+
+    def _remember_remote_cameras(self, plan: RemotePlan) -> None:
+        """Keep the added cameras, and the latest rules of every camera ever added, across restarts."""
+        assert self.outbox is not None
+        stored = json.loads(self.outbox.get_meta(REMOTE_CAMERAS_META) or "{}")
+        for cid, entry in plan.new_cameras.items():
+            stored[cid] = {"camera": entry.camera()}
+        changed = False
+        for cid, rules in plan.rules.items():
+            if cid in stored:
+                stored[cid]["rules"] = rules.model_dump(mode="json")
+                changed = True
+        if changed:
+            self.outbox.set_meta(REMOTE_CAMERAS_META, json.dumps(stored))
 
     def swap_detector(self, detector: OnnxDetector) -> None:
         """Make a loaded, warmed-up detector the one every camera uses (between two inferences).
@@ -319,12 +374,13 @@ class EdgeAgent:
         for cid in self.cameras:
             self.rules[cid].check_classes(detector.spec.classes, f"camera {cid} rules")
         current = self.detector
+        cameras = max(len(self.config.cameras), len(self.cameras))
         if isinstance(current, InferenceBatcher):
             inference = self.config.inference
-            max_batch = inference.batch_for(len(self.config.cameras))
+            max_batch = inference.batch_for(cameras)
             current.replace(*batch_model(detector, max_batch, inference.workers_for(max_batch)))
             return
-        serving = serving_detector(detector, self.config.inference, len(self.config.cameras))
+        serving = serving_detector(detector, self.config.inference, cameras)
         with self.inference_lock:
             self.detector = serving
             for runtime in self.cameras.values():
@@ -365,18 +421,43 @@ class EdgeAgent:
         log.info("using model %s from model_update (sha256 %s)", spec.name, override["sha256"][:12])
         return spec.model_copy(update={"sha256": override["sha256"]}), candidate
 
-    def _stored_live_rules(self, classes: tuple[str, ...]) -> dict[str, CameraRules]:
+    def _stored_live_rules(self, sources: dict[str, str], classes: tuple[str, ...]) -> dict[str, CameraRules]:
         """Rules from the last applied hub config, so a restart without the hub keeps running them."""
         assert self.outbox is not None
         stored = self.outbox.get_meta("config_payload")
         if not stored:
             return {}
         try:
-            _, rules = parse_remote_config(stored.encode(), [c.camera_id for c in self.config.cameras], classes)
+            plan = plan_remote_config(stored.encode(), sources, classes)
         except ConfigError as exc:
             log.error("stored hub config no longer applies (%s); using the rules files", exc)
             return {}
-        return rules
+        return {cid: rules for cid, rules in plan.rules.items() if cid in sources}
+
+    def _stored_remote_cameras(self, classes: tuple[str, ...]) -> tuple[list[CameraConfig], dict[str, CameraRules]]:
+        """The cameras a hub config added (see REMOTE_CAMERAS_META). One that no longer works (its file is gone, its
+        rules name classes the model lacks) is left out with an error in the log: it must not stop the agent, whose
+        next hub config then names the problem in health."""
+        assert self.outbox is not None
+        stored = json.loads(self.outbox.get_meta(REMOTE_CAMERAS_META) or "{}")
+        own = {c.camera_id for c in self.config.cameras}
+        cameras, rules = [], {}
+        for cid, entry in stored.items():
+            if cid in own:
+                log.info("camera %s is in the agent's file now; its remotely added twin is not started", cid)
+                continue
+            where = f"camera {cid} added by the hub"
+            try:
+                camera = _remote_camera_config(entry["camera"])
+                check_source(camera.source, where)
+                camera_rules = CameraRules.model_validate(entry["rules"])
+                camera_rules.check_classes(classes, where)
+            except (ConfigError, ValueError, KeyError) as exc:
+                log.error("%s is not started: %s", where, exc)
+                continue
+            cameras.append(camera)
+            rules[cid] = camera_rules
+        return cameras, rules
 
     # -- health --------------------------------------------------------------------------------------------
 
@@ -427,6 +508,13 @@ class EdgeAgent:
         return HttpEvidenceUploader(
             self.config.hub_url, self.config.device_id, mqtt.password or "", self.config.evidence.upload_timeout_s
         )
+
+
+def _remote_camera_config(camera: dict) -> CameraConfig:
+    """A camera added by the hub, as the agent's own config would describe it (defaults for what it leaves out)."""
+    fields = {k: camera[k] for k in ("camera_id", "source", "fps", "location") if camera.get(k) is not None}
+    # Its rules live in the hub config (and REMOTE_CAMERAS_META), not in a file: `rules` is only a label.
+    return CameraConfig.model_validate({**fields, "rules": f"hub-config/{camera['camera_id']}"})
 
 
 def _open_camera(camera: CameraConfig):

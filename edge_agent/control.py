@@ -4,6 +4,8 @@ Commands run on `executor` when one is given (the agent passes a one-thread pool
 download never blocks the MQTT network thread that delivered the command. A `config` payload goes to
 `apply_config`, which validates all of it and applies it or raises; a refused config leaves the running rules in
 place, is logged like a failed cmd_result and is shown in health (`config_error`) until a good one arrives.
+Either outcome calls `on_config_change` (the agent publishes a health snapshot at once), so whoever pushed the
+configuration sees the applied version or the refusal within a second instead of at the next health interval.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ class Controller:
         handlers: dict[str, CommandHandler] | None = None,
         apply_config: ConfigApplier | None = None,
         executor: Executor | None = None,
+        on_config_change: Callable[[], None] | None = None,
     ) -> None:
         self.link = link
         self.outbox = outbox  # the applied config version lives in the outbox's meta table: one durable store
@@ -49,6 +52,7 @@ class Controller:
         self.handlers: dict[str, CommandHandler] = {"ping": ping, **(handlers or {})}
         self.apply_config = apply_config
         self.executor = executor
+        self.on_config_change = on_config_change
         stored = outbox.get_meta("config_version")
         self.config_version: int | None = int(stored) if stored is not None else None
         self.config_error: str | None = None
@@ -117,6 +121,7 @@ class Controller:
                 self.outbox.set_meta("config_version", str(config.version))
                 self.config_version = config.version
                 log.info("applied configuration version %d", config.version)
+                self._changed()
             return
         if config.version == self._applied_here:
             return  # the retained message again (reconnect): already running it
@@ -130,6 +135,7 @@ class Controller:
         self.config_version = self._applied_here = version
         self.config_error = None
         log.info("applied configuration version %d", version)
+        self._changed()
 
     def _refuse(self, reason: str) -> None:
         self.config_error = reason
@@ -138,6 +144,15 @@ class Controller:
             reason,
             self.config_version,
         )
+        self._changed()
+
+    def _changed(self) -> None:
+        if self.on_config_change is None:
+            return
+        try:
+            self.on_config_change()
+        except Exception:  # reporting early is a courtesy: the periodic health snapshot still carries it
+            log.exception("reporting the configuration outcome failed")
 
 
 def _cmd_id(payload: bytes) -> str | None:

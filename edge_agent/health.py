@@ -1,4 +1,8 @@
-"""Health snapshots (protocol `health`, QoS 0) every `health_interval_s`: cameras, inference, outbox, process."""
+"""Health snapshots (protocol `health`, QoS 0) every `health_interval_s`: cameras, inference, outbox, process.
+
+`report_soon()` asks for one at once (from any thread): the agent calls it when a hub configuration was applied
+or refused, so the hub sees the applied version or `config_error` without waiting for the next interval.
+"""
 
 from __future__ import annotations
 
@@ -126,6 +130,7 @@ class HealthReporter:
         self.interval_s = interval_s
         self.last: HealthSnapshot | None = None
         self._stop = threading.Event()
+        self._wake = threading.Event()
         self._thread = threading.Thread(target=self._run, name="health", daemon=True)
 
     def start(self) -> None:
@@ -133,6 +138,7 @@ class HealthReporter:
 
     def stop(self, timeout_s: float = 3.0) -> None:
         self._stop.set()
+        self._wake.set()
         if self._thread.is_alive():
             self._thread.join(timeout_s)
 
@@ -144,10 +150,18 @@ class HealthReporter:
             self.spool(Topic.HEALTH.value, payload, 0)
         return snapshot
 
+    def report_soon(self) -> None:
+        """Publish a snapshot now instead of at the next interval (on the health thread; never blocks)."""
+        self._wake.set()
+
     def _run(self) -> None:
         # First report soon after start so the hub sees cameras and models without waiting a full interval.
         delay = min(5.0, self.interval_s)
-        while not self._stop.wait(delay):
+        while True:
+            self._wake.wait(delay)
+            if self._stop.is_set():
+                return
+            self._wake.clear()  # before building: a request during the report gets a report of its own
             try:
                 self.report_once()
             except Exception:

@@ -1,40 +1,72 @@
-"""The agent's remote commands: `snapshot`, `model_update`, `restart_pipeline` (plus the controller's `ping`).
+"""The agent's remote commands: `snapshot`, `probe`, `model_update`, `restart_pipeline` (plus the controller's `ping`).
 
 Each takes the Command and returns the cmd_result detail, or raises with the reason (ok=false). They run on the
-controller's command thread, never on the MQTT network thread.
+controller's command thread, never on the MQTT network thread. What they need of the running agent is the small
+`AgentControls` protocol (EdgeAgent provides it), so this module does not import the composition root.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import httpx
 
 from cityops.contract.messages import Command
-from edge_agent.detectors import create_detector
+from edge_agent.comms.outbox import Outbox
+from edge_agent.config import EdgeConfig
+from edge_agent.detectors import DetectorOptions, create_detector
+from edge_agent.detectors.base import Detector, OnnxDetector
+from edge_agent.evidence.privacy import FaceBlurrer
+from edge_agent.pipeline import CameraPipeline
 from edge_agent.remote.model_update import download_verified, parse_args, same_origin
+from edge_agent.remote.probe import parse_probe_args, probe_source
 from edge_agent.remote.snapshot import encode_snapshot, upload_snapshot
-
-if TYPE_CHECKING:
-    from edge_agent.app import EdgeAgent
 
 log = logging.getLogger(__name__)
 
 MAX_MODEL_BYTES = 1024**3
 
 
+class CameraHandle(Protocol):
+    @property
+    def pipeline(self) -> CameraPipeline: ...
+
+
+class AgentControls(Protocol):
+    """The parts of the running agent the commands read or change."""
+
+    config: EdgeConfig
+    blurrer: FaceBlurrer | None
+    detector: Detector
+    detector_options: DetectorOptions
+    outbox: Outbox | None
+
+    @property
+    def cameras(self) -> Mapping[str, CameraHandle]: ...
+
+    def restart_pipeline(self, camera_id: str | None = None) -> list[str]: ...
+
+    def swap_detector(self, detector: OnnxDetector) -> None: ...
+
+
 class RemoteCommands:
-    def __init__(self, agent: EdgeAgent, http_timeout_s: float = 30.0) -> None:
+    def __init__(self, agent: AgentControls, http_timeout_s: float = 30.0) -> None:
         self.agent = agent
         config = agent.config
         self.device_auth = (config.device_id, config.mqtt.password or "")
         self.http = httpx.Client(timeout=http_timeout_s)
 
-    def handlers(self) -> dict:
-        return {"snapshot": self.snapshot, "model_update": self.model_update, "restart_pipeline": self.restart}
+    def handlers(self) -> dict[str, Callable[[Command], str]]:
+        return {
+            "snapshot": self.snapshot,
+            "probe": self.probe,
+            "model_update": self.model_update,
+            "restart_pipeline": self.restart,
+        }
 
     def close(self) -> None:
         self.http.close()
@@ -46,18 +78,37 @@ class RemoteCommands:
             raise ValueError(f"no camera {camera_id!r}; cameras: {', '.join(cameras)}")
         return camera_id
 
-    def snapshot(self, cmd: Command) -> str:
-        camera_id = self._camera_id(cmd)
-        frame = self.agent.cameras[camera_id].pipeline.last_frame
-        if frame is None:
-            raise RuntimeError(f"camera {camera_id} has delivered no frame yet")
-        snap = encode_snapshot(frame.image, self.agent.blurrer, self.agent.config.evidence.jpeg_quality)
+    def _upload(self, cmd: Command, camera_id: str | None, image) -> str:
+        """The picture, faces blurred, as the snapshot answering `cmd`; returns the upload's JSON detail."""
         cfg = self.agent.config
+        snap = encode_snapshot(image, self.agent.blurrer, cfg.evidence.jpeg_quality)
         client = httpx.Client(auth=self.device_auth, timeout=self.http.timeout)
         try:
             return upload_snapshot(client, cfg.hub_url, cfg.device_id, cmd.cmd_id, camera_id, snap)
         finally:
             client.close()
+
+    def snapshot(self, cmd: Command) -> str:
+        camera_id = self._camera_id(cmd)
+        frame = self.agent.cameras[camera_id].pipeline.last_frame
+        if frame is None:
+            raise RuntimeError(f"camera {camera_id} has delivered no frame yet")
+        return self._upload(cmd, camera_id, frame.image)
+
+    def probe(self, cmd: Command) -> str:
+        """Read one frame of a source this box may not run yet; answer its format, upload the frame as a snapshot.
+        A failed upload still answers ok (the camera works), with `snapshot_error`."""
+        args = parse_probe_args(cmd.args)
+        found = probe_source(args.source, args.timeout_s)
+        detail: dict = {"width": found.width, "height": found.height, "fps": found.fps}
+        if found.codec:
+            detail["codec"] = found.codec
+        try:
+            detail["snapshot"] = json.loads(self._upload(cmd, args.camera_id, found.image))
+        except Exception as exc:
+            log.warning("probe %s: the frame was read but its upload failed: %s", cmd.cmd_id, exc)
+            detail["snapshot_error"] = str(exc)
+        return json.dumps(detail)
 
     def restart(self, cmd: Command) -> str:
         camera_id = cmd.args.get("camera_id")

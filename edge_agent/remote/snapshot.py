@@ -37,16 +37,16 @@ def encode_snapshot(image_bgr: np.ndarray, blurrer: FaceBlurrer | None, jpeg_qua
 
 
 def upload_snapshot(
-    client: httpx.Client, hub_url: str, device_id: str, cmd_id: str, camera_id: str, snapshot: Snapshot
+    client: httpx.Client, hub_url: str, device_id: str, cmd_id: str, camera_id: str | None, snapshot: Snapshot
 ) -> str:
-    """Upload and return the cmd_result detail (JSON text); raises RuntimeError naming the HTTP failure."""
+    """Upload and return the cmd_result detail (JSON text); raises RuntimeError naming the HTTP failure.
+    `camera_id` None: a picture of no camera of this device yet (a `probe` of a source to add)."""
     url = f"{hub_url.rstrip('/')}/api/v1/devices/{device_id}/snapshots/{cmd_id}"
+    headers = {"Content-Type": CONTENT_TYPE, "X-Content-SHA256": snapshot.sha256}
+    if camera_id is not None:
+        headers["X-Camera-Id"] = camera_id
     try:
-        response = client.put(
-            url,
-            content=snapshot.data,
-            headers={"Content-Type": CONTENT_TYPE, "X-Content-SHA256": snapshot.sha256, "X-Camera-Id": camera_id},
-        )
+        response = client.put(url, content=snapshot.data, headers=headers)
     except httpx.HTTPError as exc:
         raise RuntimeError(f"PUT {url}: {type(exc).__name__}: {exc}") from exc
     if response.status_code not in (200, 201, 204):
