@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 
 JPEG_MAGIC = b"\xff\xd8\xff"
 SNAPSHOT_CONTENT_TYPE = "image/jpeg"
+SNAPSHOT_COMMANDS = ("snapshot", "probe")  # commands a device answers with a picture (probe: a camera to add)
 _CONFIG_LOCK_CLASS = 0x0C0F  # advisory lock namespace of "desired config of one device" (second key: device)
 
 CommandStatus = Literal["unsent", "pending", "ok", "failed"]
@@ -103,12 +104,17 @@ def get_command(conn: psycopg.Connection, device_id: str, cmd_id: str) -> Comman
     return CommandRecord(**row) if row else None
 
 
-def list_commands(conn: psycopg.Connection, device_id: str, limit: int = 50) -> list[CommandRecord]:
+def list_commands(
+    conn: psycopg.Connection, device_id: str, limit: int = 50, offset: int = 0
+) -> tuple[list[CommandRecord], int]:
+    """The device's commands, newest first, and how many it has."""
     with conn.cursor(row_factory=dict_row) as cur:
         rows = cur.execute(
-            _COMMAND_SELECT + " WHERE c.device_id = %s ORDER BY c.id DESC LIMIT %s", (device_id, limit)
+            _COMMAND_SELECT + " WHERE c.device_id = %s ORDER BY c.id DESC LIMIT %s OFFSET %s",
+            (device_id, limit, offset),
         ).fetchall()
-    return [CommandRecord(**r) for r in rows]
+        total = cur.execute("SELECT count(*) AS n FROM device_commands WHERE device_id = %s", (device_id,)).fetchone()
+    return [CommandRecord(**r) for r in rows], int(total["n"]) if total else 0
 
 
 # ---- desired configuration --------------------------------------------------------------------------------------
@@ -248,8 +254,8 @@ def put_snapshot(
     if claimed_sha256.strip().lower() != sha256:
         raise ControlError(400, f"X-Content-SHA256 {claimed_sha256!r} does not match the body's sha256 {sha256}")
     command = get_command(conn, device_id, cmd_id)
-    if command is None or command.name != "snapshot":
-        raise ControlError(404, f"no snapshot command {cmd_id!r} was sent to device {device_id!r}")
+    if command is None or command.name not in SNAPSHOT_COMMANDS:
+        raise ControlError(404, f"no snapshot or probe command {cmd_id!r} was sent to device {device_id!r}")
     camera = camera_id or command.args.get("camera_id")
     existing, created = _snapshot(conn, device_id, cmd_id), False
     if existing is None:
@@ -316,11 +322,15 @@ def get_snapshot(conn: psycopg.Connection, device_id: str, cmd_id: str) -> Snaps
     return _snapshot(conn, device_id, cmd_id)
 
 
-def list_snapshots(conn: psycopg.Connection, device_id: str, limit: int = 50) -> list[SnapshotRecord]:
+def list_snapshots(
+    conn: psycopg.Connection, device_id: str, limit: int = 50, offset: int = 0
+) -> tuple[list[SnapshotRecord], int]:
+    """The device's stored snapshots, newest first, and how many it has."""
     with conn.cursor(row_factory=dict_row) as cur:
         rows = cur.execute(
             f"SELECT {_SNAPSHOT_COLUMNS} FROM device_snapshots WHERE device_id = %s"
-            " ORDER BY stored_at DESC, cmd_id DESC LIMIT %s",
-            (device_id, limit),
+            " ORDER BY stored_at DESC, cmd_id DESC LIMIT %s OFFSET %s",
+            (device_id, limit, offset),
         ).fetchall()
-    return [SnapshotRecord(**r) for r in rows]
+        total = cur.execute("SELECT count(*) AS n FROM device_snapshots WHERE device_id = %s", (device_id,)).fetchone()
+    return [SnapshotRecord(**r) for r in rows], int(total["n"]) if total else 0

@@ -1,5 +1,9 @@
 """Devices in the database: provisioning with per-device secrets, secret checks, listing.
 
+Listing filters by kind, online, an id substring, and by status and faults; those two are computed by
+`cloud_hub.devices.status` (one rule for lists, details and tests), so they are applied in Python to a light
+projection of the candidates before one page of full rows is read.
+
 The secret is shown once, at provisioning; only its argon2 hash is stored. Verifying argon2 costs tens of
 milliseconds by design, so recent successful checks are cached in-process, keyed by the stored hash as well:
 re-provisioning (a new hash) invalidates them at once.
@@ -14,6 +18,7 @@ import secrets
 import threading
 import time
 from collections import OrderedDict
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import psycopg
@@ -22,6 +27,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from psycopg.rows import dict_row
 
 from cityops.contract.topics import DEVICE_ID_PATTERN
+from cloud_hub.devices.status import INTERVAL_KEYS, device_faults, device_status
 
 DEVICE_KINDS = ("edge", "sensor")
 SECRET_BYTES = 32
@@ -61,8 +67,10 @@ def provision_device(
     kind: str,
     lon: float | None = None,
     lat: float | None = None,
+    actor: str | None = None,
 ) -> str:
-    """Create or re-provision a device and return its new secret (shown once).
+    """Create or re-provision a device and return its new secret (shown once); `actor` is recorded as the
+    provisioner (GET .../provisioning).
 
     Runs in the caller's transaction: the broker credentials are set last, so a broker failure rolls the
     database back. The device's seq cursor is created if missing and never reset (protocol: seq never goes back).
@@ -70,10 +78,11 @@ def provision_device(
     validate_device(device_id, kind, lon, lat)
     secret = secrets.token_urlsafe(SECRET_BYTES)
     conn.execute(
-        "INSERT INTO devices (device_id, kind, lon, lat, secret_hash) VALUES (%s, %s, %s, %s, %s) "
-        "ON CONFLICT (device_id) DO UPDATE SET kind = EXCLUDED.kind, lon = coalesce(EXCLUDED.lon, devices.lon),"
-        " lat = coalesce(EXCLUDED.lat, devices.lat), secret_hash = EXCLUDED.secret_hash, provisioned_at = now()",
-        (device_id, kind, lon, lat, _hasher.hash(secret)),
+        "INSERT INTO devices (device_id, kind, lon, lat, secret_hash, provisioned_by) VALUES (%s, %s, %s, %s, %s, %s)"
+        " ON CONFLICT (device_id) DO UPDATE SET kind = EXCLUDED.kind, lon = coalesce(EXCLUDED.lon, devices.lon),"
+        " lat = coalesce(EXCLUDED.lat, devices.lat), secret_hash = EXCLUDED.secret_hash, provisioned_at = now(),"
+        " provisioned_by = EXCLUDED.provisioned_by, provision_count = devices.provision_count + 1",
+        (device_id, kind, lon, lat, _hasher.hash(secret), actor),
     )
     conn.execute("INSERT INTO device_seq (device_id) VALUES (%s) ON CONFLICT DO NOTHING", (device_id,))
     broker_admin.provision_device(device_id, secret)
@@ -144,10 +153,33 @@ DEVICE_COLUMNS = (
 )
 
 
+# What status and faults are computed from, without the rest of the health snapshot (NULL stays NULL: never seen).
+_STATUS_HEALTH = (
+    "CASE WHEN d.health IS NULL THEN NULL ELSE jsonb_strip_nulls(jsonb_build_object("
+    + ", ".join(f"'{key}', d.health->'{key}'" for key in ("ts", *INTERVAL_KEYS, "cameras", "config_error"))
+    + ")) END"
+)
+
+
+def _like_pattern(text: str) -> str:
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
 def list_devices(
-    conn: psycopg.Connection, *, kind: str | None = None, online: bool | None = None, limit: int = 1000, offset: int = 0
+    conn: psycopg.Connection,
+    *,
+    kind: str | None = None,
+    online: bool | None = None,
+    q: str | None = None,
+    status: str | None = None,
+    has_fault: bool | None = None,
+    now: datetime | None = None,
+    limit: int = 1000,
+    offset: int = 0,
 ) -> tuple[list[dict[str, Any]], int]:
-    """Devices (never their secret hash) with their ack cursor, and the total count for the filters."""
+    """Devices (never their secret hash) with their ack cursor, in device_id order, and the total count for the
+    filters: `kind`, `online`, `q` (case-insensitive device_id substring), `status` (a DeviceStatus value) and
+    `has_fault` (see `device_faults`), the last two at `now`."""
     where, params = ["true"], {}
     if kind is not None:
         where.append("d.kind = %(kind)s")
@@ -155,15 +187,48 @@ def list_devices(
     if online is not None:
         where.append("d.online = %(online)s")
         params["online"] = online
+    if q:
+        where.append("d.device_id ILIKE %(q)s")
+        params["q"] = _like_pattern(q)
     clause = " AND ".join(where)
     with conn.cursor(row_factory=dict_row) as cur:
-        rows = cur.execute(
-            f"SELECT {DEVICE_COLUMNS} FROM devices d LEFT JOIN device_seq s USING (device_id) WHERE {clause} "
-            "ORDER BY d.device_id LIMIT %(limit)s OFFSET %(offset)s",
-            {**params, "limit": limit, "offset": offset},
+        if status is None and has_fault is None:
+            rows = cur.execute(
+                f"SELECT {DEVICE_COLUMNS} FROM devices d LEFT JOIN device_seq s USING (device_id) WHERE {clause} "
+                "ORDER BY d.device_id LIMIT %(limit)s OFFSET %(offset)s",
+                {**params, "limit": limit, "offset": offset},
+            ).fetchall()
+            total = cur.execute(f"SELECT count(*) AS n FROM devices d WHERE {clause}", params).fetchone()
+            return rows, int(total["n"]) if total else 0
+        at = now or datetime.now(UTC)
+        candidates = cur.execute(
+            f"SELECT d.device_id, d.online, d.last_seen, {_STATUS_HEALTH} AS health FROM devices d WHERE {clause}"
+            " ORDER BY d.device_id",
+            params,
         ).fetchall()
-        total = cur.execute(f"SELECT count(*) AS n FROM devices d WHERE {clause}", params).fetchone()
-    return rows, int(total["n"]) if total else 0
+        matching = [
+            r["device_id"]
+            for r in candidates
+            if (status is None or device_status(r["online"], r["last_seen"], r["health"], at) == status)
+            and (has_fault is None or bool(device_faults(r["health"])) == has_fault)
+        ]
+        page = matching[offset : offset + limit]
+        rows = cur.execute(
+            f"SELECT {DEVICE_COLUMNS} FROM devices d LEFT JOIN device_seq s USING (device_id)"
+            " WHERE d.device_id = ANY(%(ids)s) ORDER BY d.device_id",
+            {"ids": page},
+        ).fetchall()
+    return rows, len(matching)
+
+
+def get_provisioning(conn: psycopg.Connection, device_id: str) -> dict[str, Any] | None:
+    """When and by whom the device was provisioned (last), and how many times; never its secret or hash."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute(
+            "SELECT device_id, kind, created_at, provisioned_at, provisioned_by, provision_count FROM devices"
+            " WHERE device_id = %s",
+            (device_id,),
+        ).fetchone()
 
 
 def get_device(conn: psycopg.Connection, device_id: str) -> dict[str, Any] | None:

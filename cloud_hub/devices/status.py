@@ -3,6 +3,10 @@
 Pure: the row as stored plus `now` in, a status out. `online` comes from the retained state message (the Last Will
 flips it to false when the connection dies uncleanly); `stale` means the device claims to be online but its
 health snapshots stopped: a hung agent, or a half-open connection the broker has not noticed yet.
+
+Faults are what a technician must go and look at, from the latest health snapshot: a camera that is not
+delivering good pictures (any state but `ok` and `starting`: stalled, reconnecting, offline, frozen, occluded, ...)
+and a desired configuration the device refused (`config_error`).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from typing import Any
 DEFAULT_HEALTH_INTERVAL_S = 30.0  # protocol v1: health every 30 s by default
 STALE_AFTER_INTERVALS = 3
 INTERVAL_KEYS = ("health_interval_s", "interval_s")  # optional fields a device may add to its health snapshot
+HEALTHY_CAMERA_STATES = ("ok", "starting")
 
 
 class DeviceStatus(StrEnum):
@@ -56,12 +61,27 @@ def device_status(
     return DeviceStatus.ONLINE
 
 
+def device_faults(health: dict[str, Any] | None) -> list[str]:
+    """What is wrong per the latest health snapshot, one readable line each (empty: nothing)."""
+    faults = []
+    cameras = (health or {}).get("cameras")
+    for camera in cameras if isinstance(cameras, list) else []:
+        state = camera.get("status") if isinstance(camera, dict) else None
+        if isinstance(state, str) and state not in HEALTHY_CAMERA_STATES:
+            faults.append(f"camera {camera.get('camera_id', '?')}: {state}")
+    error = (health or {}).get("config_error")
+    if error:
+        faults.append(f"configuration refused: {error}")
+    return faults
+
+
 def with_status(row: dict[str, Any], now: datetime) -> dict[str, Any]:
-    """The registry row plus `status`, `health_at` and `health_interval_s` for the API."""
+    """The registry row plus `status`, `health_at`, `health_interval_s` and `faults` for the API."""
     health = row.get("health")
     return {
         **row,
         "status": device_status(bool(row.get("online")), row.get("last_seen"), health, now),
         "health_at": health_ts(health),
         "health_interval_s": health_interval_s(health),
+        "faults": device_faults(health),
     }

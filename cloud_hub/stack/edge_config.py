@@ -1,4 +1,5 @@
-"""The demo edge box's configuration file (format owned by edge_agent.config.EdgeConfig)."""
+"""Edge box configuration files (format owned by edge_agent.config.EdgeConfig): the demo box's, and the one a
+technician gets at provisioning (`POST /api/v1/devices` answers it as `config_yaml`)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,38 @@ from typing import Any
 from urllib.parse import quote
 
 import yaml
+
+# Where deploy/jetson puts them (provision.sh, cityops-edge.service).
+DEFAULT_DATA_DIR = Path("/var/lib/cityops/data")
+DEFAULT_MODELS_DIR = Path("/var/lib/cityops/models")
+
+CAMERAS_TEMPLATE = """\
+# Fill in `cameras` before starting the agent (it refuses an empty list), one entry per camera, e.g.:
+# cameras:
+#   - camera_id: cam-1                         # 1-64 chars of [A-Za-z0-9_.-]
+#     source: rtsp://user:password@192.0.2.10:554/stream   # or a video file, a picture, usb:0
+#     fps: 2.0                                 # frames analysed per second
+#     rules: /etc/cityops/rules/cam-1.yaml     # its zones and analytics (examples: rules/edge/*.yaml)
+#     location: {lon: 118.7969, lat: 32.0603}  # where it looks
+"""
+
+
+def mqtt_url(username: str, password: str | None, host: str, port: int, tls: bool) -> str:
+    """`mqtt[s]://user[:password]@host:port`: mqtts when the broker is reached over TLS; no password -> none shown."""
+    auth = quote(str(username), safe="")
+    if password is not None:
+        auth += ":" + quote(str(password), safe="")
+    return f"{'mqtts' if tls else 'mqtt'}://{auth}@{host}:{port}"
+
+
+def _credentials_url(credentials: dict[str, Any]) -> str:
+    return mqtt_url(
+        credentials["username"],
+        credentials["password"],
+        credentials["mqtt_host"],
+        int(credentials["mqtt_port"]),
+        bool(credentials.get("mqtt_tls")),
+    )
 
 
 def edge_config(
@@ -23,19 +56,11 @@ def edge_config(
     model: str = "yolox_nano",
     fps: float = 2.0,
 ) -> dict[str, Any]:
-    """Build the config from the hub's provisioning answer (device_id, mqtt_host, mqtt_port, username, password,
-    hub_url)."""
-    user = quote(str(credentials["username"]), safe="")
-    password = quote(str(credentials["password"]), safe="")
-    mqtt_url = f"mqtt://{user}:{password}@{credentials['mqtt_host']}:{credentials['mqtt_port']}"
+    """Build the config from the hub's provisioning answer (device_id, mqtt_host, mqtt_port, mqtt_tls, username,
+    password, hub_url)."""
+    identified = {**credentials, "device_id": device_id}
     return {
-        "device_id": device_id,
-        "mqtt_url": mqtt_url,
-        "hub_url": str(credentials["hub_url"]),
-        "data_dir": str(data_dir),
-        "models_dir": str(models_dir),
-        "model": model,
-        "health_interval_s": 30,
+        **provisioning_config(credentials=identified, data_dir=data_dir, models_dir=models_dir, model=model),
         "cameras": [
             {
                 "camera_id": camera_id,
@@ -46,6 +71,33 @@ def edge_config(
             }
         ],
     }
+
+
+def provisioning_config(
+    *,
+    credentials: dict[str, Any],
+    data_dir: Path = DEFAULT_DATA_DIR,
+    models_dir: Path = DEFAULT_MODELS_DIR,
+    model: str = "yolox_nano",
+) -> dict[str, Any]:
+    """A new box's whole configuration from the provisioning answer, with an empty camera list to fill in."""
+    return {
+        "device_id": str(credentials["device_id"]),
+        "mqtt_url": _credentials_url(credentials),
+        "hub_url": str(credentials["hub_url"]),
+        "data_dir": str(data_dir),
+        "models_dir": str(models_dir),
+        "model": model,
+        "health_interval_s": 30,
+        "cameras": [],
+    }
+
+
+def render_edge_yaml(config: dict[str, Any], header: str = "") -> str:
+    """The file's text: `header` as comment lines, the config, and the camera template when no camera is set."""
+    lines = "".join(f"# {line}".rstrip() + "\n" for line in header.splitlines())
+    body = yaml.safe_dump(config, sort_keys=False, allow_unicode=True)
+    return lines + body + (CAMERAS_TEMPLATE if not config.get("cameras") else "")
 
 
 def write_edge_config(path: Path, config: dict[str, Any]) -> None:

@@ -1,11 +1,15 @@
 """Remote control of one device: commands, the desired configuration, camera snapshots and model updates.
 
 - POST /devices/{id}/commands {name, args}: publish a `cmd` (audited); GET .../commands[/{cmd_id}]: its status,
-  `pending` until the device's cmd_result arrives, then `ok` or `failed` with the device's detail.
-- PUT /devices/{id}/config: the next version of the desired configuration, published retained on `config`;
-  GET .../config: desired and applied version (from the device's health); .../config/history; .../config/publish.
-- PUT /devices/{id}/snapshots/{cmd_id} (the device, answering a `snapshot` command) and GET .../snapshots/latest:
-  the JPEG a technician draws zones on.
+  `pending` until the device's cmd_result arrives, then `ok` or `failed` with the device's detail (and `result`, the
+  detail parsed, when it is a JSON object: snapshot and probe answers). `probe` {source, timeout_s, camera_id}
+  reads one frame of a camera the box may not run yet (the add-a-camera wizard).
+- PUT /devices/{id}/config: the next version of the desired configuration, published retained on `config`; its
+  cameras are checked against the camera-rules JSON Schema first (422 listing each problem with its JSON path);
+  POST .../config/validate: the same check, storing nothing; GET .../config: desired and applied version (from the
+  device's health); .../config/history; .../config/publish. GET /schemas/camera-rules: the schema itself.
+- PUT /devices/{id}/snapshots/{cmd_id} (the device, answering a `snapshot` or `probe` command) and
+  GET .../snapshots/latest: the JPEG a technician draws zones on.
 - POST /devices/{id}/model-update {sha256}: a `model_update` command for a registered model file.
 
 Publishing needs this process's MQTT ingest (`app.state.ingest`); an API-only replica answers 503.
@@ -22,8 +26,11 @@ from fastapi import APIRouter, BackgroundTasks, Body, Depends, Header, HTTPExcep
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from cloud_hub.api.deps import ConnDep, DeviceIdentity, PoolDep, SettingsDep, require_roles
+from cloud_hub.api.routes.devices import DeviceViewer
+from cloud_hub.api.schemas import Page
 from cloud_hub.auth.users import User
 from cloud_hub.devices import control
+from cloud_hub.devices.camera_schema import SchemaMissing, load_camera_schema, validate_cameras
 from cloud_hub.devices.control import CommandRecord, ControlError, DesiredConfig, SnapshotRecord
 from cloud_hub.devices.registry import get_device
 from cloud_hub.evidence.factory import open_evidence_store
@@ -34,7 +41,7 @@ log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/v1", tags=["device control"])
 
 Controller = Annotated[User, Depends(require_roles("admin", "technician"))]
-Viewer = Annotated[User, Depends(require_roles("admin", "technician", "commander"))]
+Viewer = DeviceViewer  # admins, commanders, technicians (cloud_hub.auth.scope)
 ID_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
 MAX_ARGS_BYTES = 16 * 1024
 MAX_CONFIG_BYTES = 256 * 1024
@@ -69,6 +76,10 @@ class CommandSent(BaseModel):
 class CommandPublic(CommandSent):
     ok: bool | None
     detail: str | None
+    result: dict[str, Any] | None = Field(
+        description="`detail` parsed, when the device answered a JSON object (snapshot: sha256, width, height; "
+        "probe: width, height, fps, codec, snapshot); None otherwise"
+    )
     sent_by: str
     role: str
     requested_at: datetime
@@ -120,6 +131,13 @@ class ConfigState(BaseModel):
     in_sync: bool
 
 
+class ConfigValid(BaseModel):
+    device_id: str
+    valid: bool = Field(description="always true here: an invalid configuration is answered 422")
+    cameras: list[str] = Field(description="camera_id of every camera checked")
+    schema_id: str = Field(description="$id of the camera-rules schema used")
+
+
 class SnapshotPublic(BaseModel):
     device_id: str
     cmd_id: str
@@ -160,6 +178,17 @@ def _device(conn: Any, device_id: str) -> dict[str, Any]:
     return row
 
 
+def _result(detail: str | None) -> dict[str, Any] | None:
+    """A command result's detail as an object, when it is one (the protocol keeps `detail` a string)."""
+    if not detail or not detail.lstrip().startswith("{"):
+        return None
+    try:
+        parsed = json.loads(detail)
+    except ValueError:
+        return None
+    return parsed if isinstance(parsed, dict) else None
+
+
 def _command_public(record: CommandRecord) -> CommandPublic:
     return CommandPublic(
         cmd_id=record.cmd_id or "",
@@ -169,6 +198,7 @@ def _command_public(record: CommandRecord) -> CommandPublic:
         status=record.status,
         ok=record.ok,
         detail=record.detail,
+        result=_result(record.detail),
         sent_by=record.actor,
         role=record.role,
         requested_at=record.requested_at,
@@ -191,6 +221,24 @@ def _send(conn: Any, ingest: Any, device_id: str, name: str, args: dict[str, Any
     control.record_command_sent(conn, request_id, cmd_id)
     log.info("cmd %s %s -> %s by %s (%s)", cmd_id, name, device_id, user.username, user.role)
     return CommandSent(cmd_id=cmd_id, device_id=device_id, name=name, args=args, status="pending")
+
+
+def _camera_schema(settings: Any) -> tuple[dict[str, Any], Any]:
+    try:
+        return load_camera_schema(settings.rules_dir)
+    except SchemaMissing as exc:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from None
+
+
+def _check_config(settings: Any, config: dict[str, Any]) -> list[str]:
+    """422 listing every schema problem of the cameras (nothing is stored then); the camera ids when all is well."""
+    cameras = config.get("cameras") or []
+    problems = validate_cameras(_camera_schema(settings)[1], cameras)
+    if problems:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, [p.as_error() for p in problems])
+    if len(json.dumps(config)) > MAX_CONFIG_BYTES:
+        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, f"configuration is limited to {MAX_CONFIG_BYTES} bytes")
+    return [c["camera_id"] for c in cameras]
 
 
 def _config_state(device_id: str, device: dict[str, Any], desired: DesiredConfig | None) -> ConfigState:
@@ -245,9 +293,15 @@ def send_command_route(
 
 @router.get("/devices/{device_id}/commands", operation_id="list_device_commands")
 def list_commands_route(
-    device_id: str, conn: ConnDep, user: Viewer, limit: Annotated[int, Query(ge=1, le=500)] = 50
-) -> list[CommandPublic]:
-    return [_command_public(r) for r in control.list_commands(conn, device_id, limit)]
+    device_id: str,
+    conn: ConnDep,
+    user: Viewer,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> Page[CommandPublic]:
+    """The device's commands, newest first."""
+    records, count = control.list_commands(conn, device_id, limit, offset)
+    return Page[CommandPublic](data=[_command_public(r) for r in records], count=count)
 
 
 @router.get("/devices/{device_id}/commands/{cmd_id}", operation_id="get_device_command")
@@ -292,14 +346,14 @@ def get_config_route(device_id: str, conn: ConnDep, user: Viewer) -> ConfigState
 
 @router.put("/devices/{device_id}/config", operation_id="put_device_config")
 def put_config_route(
-    device_id: str, body: ConfigUpdate, request: Request, conn: ConnDep, user: Controller
+    device_id: str, body: ConfigUpdate, request: Request, conn: ConnDep, settings: SettingsDep, user: Controller
 ) -> ConfigState:
-    """Store the next version and publish it retained; the device applies it and reports the version in health."""
+    """Store the next version and publish it retained; the device applies it and reports the version in health
+    (at once, and then every health interval). Cameras failing the camera-rules schema: 422, nothing stored."""
     ingest = _ingest(request)
     device = _device(conn, device_id)
     config = body.model_dump(mode="json", exclude={"version"}, exclude_none=True)
-    if len(json.dumps(config)) > MAX_CONFIG_BYTES:
-        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, f"configuration is limited to {MAX_CONFIG_BYTES} bytes")
+    _check_config(settings, config)
     with control.device_config_lock(conn, device_id):
         try:
             desired = control.store_desired_config(
@@ -311,6 +365,25 @@ def put_config_route(
         _publish(ingest, desired)
     log.info("config version %d of %s set by %s (%s)", desired.version, device_id, user.username, user.role)
     return _config_state(device_id, device, desired)
+
+
+@router.post("/devices/{device_id}/config/validate", operation_id="validate_device_config")
+def validate_config_route(
+    device_id: str, body: ConfigUpdate, conn: ConnDep, settings: SettingsDep, user: Controller
+) -> ConfigValid:
+    """The checks of PUT .../config without storing or publishing: 200 when valid, else 422 listing each problem
+    (`loc`, `msg`, `type`, and `path`, e.g. `$.cameras[0].zones[1].polygon`)."""
+    _device(conn, device_id)
+    cameras = _check_config(settings, body.model_dump(mode="json", exclude={"version"}, exclude_none=True))
+    return ConfigValid(
+        device_id=device_id, valid=True, cameras=cameras, schema_id=str(_camera_schema(settings)[0].get("$id", ""))
+    )
+
+
+@router.get("/schemas/camera-rules", operation_id="get_camera_rules_schema")
+def camera_rules_schema_route(settings: SettingsDep, user: Controller) -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of one camera of PUT /devices/{id}/config, for editors and validation."""
+    return _camera_schema(settings)[0]
 
 
 @router.post("/devices/{device_id}/config/publish", operation_id="republish_device_config")
@@ -351,7 +424,8 @@ def put_snapshot_route(
     x_content_sha256: Annotated[str | None, Header()] = None,
     x_camera_id: Annotated[str | None, Header(pattern=ID_PATTERN)] = None,
 ) -> SnapshotStored:
-    """The device's answer to a `snapshot` command: 201 stored, 200 the same bytes again, 409 different bytes."""
+    """The device's answer to a `snapshot` or `probe` command: 201 stored, 200 the same bytes again, 409 different
+    bytes."""
     if device.device_id != device_id:
         raise HTTPException(status.HTTP_403_FORBIDDEN, f"device {device.device_id} may only upload its own snapshots")
     if (content_type or "").split(";")[0].strip().lower() != control.SNAPSHOT_CONTENT_TYPE:
@@ -373,9 +447,15 @@ def put_snapshot_route(
 
 @router.get("/devices/{device_id}/snapshots", operation_id="list_device_snapshots")
 def list_snapshots_route(
-    device_id: str, conn: ConnDep, user: Viewer, limit: Annotated[int, Query(ge=1, le=500)] = 50
-) -> list[SnapshotPublic]:
-    return [SnapshotPublic(**_snapshot_public(r)) for r in control.list_snapshots(conn, device_id, limit)]
+    device_id: str,
+    conn: ConnDep,
+    user: Viewer,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> Page[SnapshotPublic]:
+    """The device's stored snapshots (the newest few per camera are kept), newest first."""
+    records, count = control.list_snapshots(conn, device_id, limit, offset)
+    return Page[SnapshotPublic](data=[SnapshotPublic(**_snapshot_public(r)) for r in records], count=count)
 
 
 def _jpeg(settings: Any, record: SnapshotRecord | None, what: str) -> Response:

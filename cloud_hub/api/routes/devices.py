@@ -1,4 +1,11 @@
-"""GET /api/v1/devices, GET /api/v1/devices/{device_id}, POST /api/v1/devices (provisioning)."""
+"""Devices: the fleet list and one device (admins, commanders, technicians: `cloud_hub.auth.scope`), provisioning
+(admins, technicians) with the box's configuration file and QR code, and when and by whom a device was provisioned.
+
+- GET /devices?kind=&online=&status=&q=&has_fault=&limit=&offset= -> Page[DevicePublic]
+- GET /devices/{device_id} -> DevicePublic
+- POST /devices -> DeviceProvisioned (secret, config_yaml and qr_payload shown once; 201 new, 200 re-provisioned)
+- GET /devices/{device_id}/provisioning -> DeviceProvisioning (re-issues nothing)
+"""
 
 from __future__ import annotations
 
@@ -12,15 +19,32 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cloud_hub.api.deps import ConnDep, CurrentUser, SettingsDep, require_roles
 from cloud_hub.api.schemas import Page
+from cloud_hub.auth.scope import load_scope
 from cloud_hub.auth.security import create_device_token
 from cloud_hub.auth.users import User
 from cloud_hub.core.config import HubSettings
-from cloud_hub.devices.registry import DeviceError, get_device, list_devices, provision_device
+from cloud_hub.devices.provisioning import qr_payload
+from cloud_hub.devices.registry import DeviceError, get_device, get_provisioning, list_devices, provision_device
 from cloud_hub.devices.status import DeviceStatus, with_status
+from cloud_hub.stack.edge_config import mqtt_url, provisioning_config, render_edge_yaml
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/v1", tags=["devices"])
 _admin_lock = threading.Lock()  # one broker admin connection per process, shared by request threads
+DEVICE_ROLES = ("admin", "commander", "technician")
+
+
+def _device_viewer(conn: ConnDep, user: CurrentUser) -> User:
+    """The user, when their scope includes devices (officers' does not)."""
+    if not load_scope(conn, user).sees_device():
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN, f"role {user.role!r} may not see devices; allowed: {', '.join(DEVICE_ROLES)}"
+        )
+    return user
+
+
+DeviceViewer = Annotated[User, Depends(_device_viewer)]
+Provisioner = Annotated[User, Depends(require_roles("admin", "technician"))]
 
 
 class DeviceCreate(BaseModel):
@@ -43,6 +67,27 @@ class DeviceProvisioned(BaseModel):
     hub_url: str
     device_token: str  # bearer token for evidence uploads, an alternative to HTTP Basic with the password
     broker_provisioned: bool  # False when the broker has no dynamic security: no broker account was made
+    config_yaml: str = Field(
+        description="the box's whole edge agent configuration file (it carries the secret: keep it 0600); its "
+        "`cameras` list is empty, to be filled in before the agent starts"
+    )
+    qr_payload: str = Field(
+        description="`cityops:1:` + base64url (no padding) of compact JSON {d: device_id, h: hub_url, m: MQTT URL "
+        "without password, s: secret}, for a QR code the box's setup tool scans"
+    )
+
+
+class DeviceProvisioning(BaseModel):
+    """When and by whom a device was provisioned, and where it connects; never a secret."""
+
+    device_id: str
+    kind: str
+    created_at: datetime
+    provisioned_at: datetime = Field(description="the latest provisioning (a new secret each time)")
+    provisioned_by: str | None = Field(description="who provisioned it last; None before this was recorded")
+    provision_count: int = Field(description="how many times it was provisioned (1: never re-provisioned)")
+    hub_url: str
+    mqtt_url: str = Field(description="broker URL the device uses, with its user and without the password")
 
 
 class DevicePublic(BaseModel):
@@ -63,6 +108,7 @@ class DevicePublic(BaseModel):
     status: DeviceStatus  # never_seen | online | stale (no health for 3 x its interval) | offline
     health_at: datetime | None
     health_interval_s: float
+    faults: list[str] = Field(description="what a technician should look at: cameras not ok, a refused configuration")
 
 
 def _broker_admin(request: Request, settings: HubSettings) -> Any:
@@ -84,22 +130,34 @@ def _public_mqtt(settings: HubSettings) -> tuple[str, int]:
     return str(host), int(port)
 
 
+def _device_mqtt_url(settings: HubSettings, device_id: str) -> str:
+    host, port = _public_mqtt(settings)
+    return mqtt_url(device_id, None, host, port, settings.mqtt.tls)
+
+
 @router.get("/devices", operation_id="list_devices")
 def list_devices_route(
     conn: ConnDep,
-    user: CurrentUser,
+    user: DeviceViewer,
     kind: Literal["edge", "sensor"] | None = None,
     online: bool | None = None,
+    status_: Annotated[
+        DeviceStatus | None, Query(alias="status", description="never_seen, online, stale or offline")
+    ] = None,
+    q: Annotated[str | None, Query(max_length=64, description="part of the device id (any case)")] = None,
+    has_fault: Annotated[bool | None, Query(description="true: devices with faults; false: without")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> Page[DevicePublic]:
-    rows, count = list_devices(conn, kind=kind, online=online, limit=limit, offset=offset)
     now = datetime.now(UTC)
+    rows, count = list_devices(
+        conn, kind=kind, online=online, q=q, status=status_, has_fault=has_fault, now=now, limit=limit, offset=offset
+    )
     return Page[DevicePublic](data=[DevicePublic.model_validate(with_status(r, now)) for r in rows], count=count)
 
 
 @router.get("/devices/{device_id}", operation_id="get_device")
-def get_device_route(device_id: str, conn: ConnDep, user: CurrentUser) -> DevicePublic:
+def get_device_route(device_id: str, conn: ConnDep, user: DeviceViewer) -> DevicePublic:
     row = get_device(conn, device_id)
     if row is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"device {device_id!r} is not provisioned")
@@ -113,17 +171,18 @@ def provision_device_route(
     settings: SettingsDep,
     request: Request,
     response: Response,
-    user: Annotated[User, Depends(require_roles("admin", "technician"))],
+    user: Provisioner,
 ) -> DeviceProvisioned:
     """Register a device (or re-provision it with a new secret; its seq cursor is kept) and create its broker
-    account and ACL. 201 for a new device, 200 for a re-provisioned one."""
+    account and ACL. 201 for a new device, 200 for a re-provisioned one. The answer carries the secret, the box's
+    configuration file and its QR code: shown this once, never stored."""
     from cloud_hub.broker.dynsec import BrokerAdminError
 
     existed = get_device(conn, body.device_id) is not None
     with _admin_lock:
         admin = _broker_admin(request, settings)
         try:
-            secret = provision_device(conn, admin, body.device_id, body.kind, body.lon, body.lat)
+            secret = provision_device(conn, admin, body.device_id, body.kind, body.lon, body.lat, user.username)
         except DeviceError as exc:
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
         except BrokerAdminError as exc:
@@ -132,15 +191,35 @@ def provision_device_route(
     if existed:
         response.status_code = status.HTTP_200_OK
     host, port = _public_mqtt(settings)
+    answer = {
+        "device_id": body.device_id,
+        "kind": body.kind,
+        "mqtt_host": host,
+        "mqtt_port": port,
+        "mqtt_tls": settings.mqtt.tls,
+        "username": body.device_id,
+        "password": secret,
+        "hub_url": settings.hub_url,
+    }
+    header = (
+        f"CityOps edge agent configuration of {body.device_id}, provisioned {datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
+        f" by {user.username}.\nKeep this file private (chmod 600): mqtt_url carries the device secret."
+    )
     return DeviceProvisioned(
-        device_id=body.device_id,
-        kind=body.kind,
-        mqtt_host=host,
-        mqtt_port=port,
-        mqtt_tls=settings.mqtt.tls,
-        username=body.device_id,
-        password=secret,
-        hub_url=settings.hub_url,
+        **answer,
         device_token=create_device_token(settings, body.device_id),
         broker_provisioned=admin.available(),
+        config_yaml=render_edge_yaml(provisioning_config(credentials=answer), header),
+        qr_payload=qr_payload(body.device_id, settings.hub_url, _device_mqtt_url(settings, body.device_id), secret),
     )
+
+
+@router.get("/devices/{device_id}/provisioning", operation_id="get_device_provisioning")
+def get_provisioning_route(
+    device_id: str, conn: ConnDep, settings: SettingsDep, user: Provisioner
+) -> DeviceProvisioning:
+    """When and by whom the device was provisioned; re-issues nothing (POST /devices again for a new secret)."""
+    row = get_provisioning(conn, device_id)
+    if row is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"device {device_id!r} is not provisioned")
+    return DeviceProvisioning(**row, hub_url=settings.hub_url, mqtt_url=_device_mqtt_url(settings, device_id))

@@ -63,7 +63,7 @@ def test_command_is_audited_published_and_reports_the_device_result(
     failed = client.get(f"{url}/{failed_id}", headers=bearer(settings, "tech")).json()
     assert failed["status"] == "failed" and "no camera" in failed["detail"] and failed["args"] == {"camera_id": "cam-1"}
     history = client.get(url, headers=bearer(settings, "tech")).json()
-    assert [c["cmd_id"] for c in history] == [failed_id, cmd_id]
+    assert [c["cmd_id"] for c in history["data"]] == [failed_id, cmd_id] and history["count"] == 2
 
     # A result from another device never answers this device's command.
     other_id, _ = provision(client, settings)
@@ -92,7 +92,7 @@ def test_command_refusals(client: TestClient, settings: HubSettings, app: FastAP
     ingest.fail = ConnectionError("broker gone")
     failed = client.post(url, json={"name": "ping"}, headers=bearer(settings, "tech"))
     assert failed.status_code == 503 and "broker gone" in failed.json()["detail"]
-    (audited,) = client.get(url, headers=bearer(settings, "tech")).json()  # the attempt is in the audit trail
+    (audited,) = client.get(url, headers=bearer(settings, "tech")).json()["data"]  # the attempt is audited
     assert audited["status"] == "unsent" and "broker gone" in audited["send_error"] and audited["sent_by"] == "tech"
 
     app.state.ingest = None
@@ -136,7 +136,8 @@ def test_desired_config_versions_publish_and_applied_state(
     empty = client.get(url, headers=bearer(settings, "boss")).json()
     assert empty == {"device_id": device_id, "desired": None, "applied_version": None, "config_error": None,
                      "in_sync": False}  # fmt: skip
-    camera = {"camera_id": "cam-1", "version": 2, "zones": [{"id": "z", "polygon": [[0, 0], [1, 0], [1, 1]]}]}
+    camera = {"camera_id": "cam-1", "version": 2, "zones": [{"id": "z", "polygon": [[0, 0], [1, 0], [1, 1]]}],
+              "analytics": [{"type": "parking", "zones": ["z"]}]}  # fmt: skip
     first = client.put(url, json={"cameras": [camera]}, headers=bearer(settings, "tech"))
     assert first.status_code == 200, first.text
     desired = first.json()["desired"]
@@ -152,7 +153,8 @@ def test_desired_config_versions_publish_and_applied_state(
     state = client.get(url, headers=bearer(settings, "tech")).json()
     assert (state["applied_version"], state["in_sync"]) == (2, True)
     report_health(database_url, device_id, 2, "version 3: cameras[0].camera_id: 'cam-9' is not a camera of this device")
-    third = client.put(url, json={"cameras": [{"camera_id": "cam-9"}]}, headers=bearer(settings, "tech")).json()
+    cam9 = {**camera, "camera_id": "cam-9"}
+    third = client.put(url, json={"cameras": [cam9]}, headers=bearer(settings, "tech")).json()
     assert third["in_sync"] is False and "cam-9" in third["config_error"]
     history = client.get(f"{url}/history", headers=bearer(settings, "tech")).json()
     assert [(h["version"], h["set_by"]) for h in history] == [(3, "tech"), (2, "adm"), (1, "tech")]
@@ -256,7 +258,8 @@ def test_snapshot_upload_rules_viewing_and_pruning(
     jpeg_c = JPEG_B + b"c"
     assert put(snap_ids[2], jpeg_c, mine).status_code == 201
     listed = client.get(f"/api/v1/devices/{device_id}/snapshots", headers=bearer(settings, "tech")).json()
-    assert [s["cmd_id"] for s in listed] == [snap_ids[2], snap_ids[1]] and {s["camera_id"] for s in listed} == {"cam-1"}
+    assert listed["count"] == 2 and [s["cmd_id"] for s in listed["data"]] == [snap_ids[2], snap_ids[1]]
+    assert {s["camera_id"] for s in listed["data"]} == {"cam-1"}
     newest = client.get(latest + "?camera_id=cam-1", headers=bearer(settings, "tech"))
     assert newest.content == jpeg_c
     one = client.get(f"/api/v1/devices/{device_id}/snapshots/{snap_ids[1]}", headers=bearer(settings, "tech"))

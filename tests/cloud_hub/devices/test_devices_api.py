@@ -98,10 +98,13 @@ def test_provision_roles_and_result(client: TestClient, settings: HubSettings) -
                       headers=bearer(settings, "adm", "admin"))  # fmt: skip
     assert bad.status_code == 422 and {"device_id", "color"} <= {e["loc"][-1] for e in bad.json()["detail"]}
 
-    listed = client.get("/api/v1/devices", headers=bearer(settings, "off", "officer")).json()
+    listed = client.get("/api/v1/devices", headers=bearer(settings, "cmd", "commander")).json()
     assert device_id in [d["device_id"] for d in listed["data"]] and listed["count"] >= 1
-    one = client.get(f"/api/v1/devices/{device_id}", headers=bearer(settings, "off", "officer"))
+    one = client.get(f"/api/v1/devices/{device_id}", headers=bearer(settings, "tech", "technician"))
     assert one.status_code == 200 and one.json()["acked_seq"] == 0 and "secret_hash" not in one.json()
+    for url in ("/api/v1/devices", f"/api/v1/devices/{device_id}"):  # officers see no devices (issue 12)
+        refused = client.get(url, headers=bearer(settings, "off", "officer"))
+        assert refused.status_code == 403 and "officer" in refused.json()["detail"]
 
 
 def store_event(

@@ -1,0 +1,42 @@
+"""What a technician takes away from provisioning: the box's configuration file and a QR code to scan.
+
+QR payload, version 1 (`qr_payload`, read back by `parse_qr_payload`):
+
+    cityops:1:<base64url of compact JSON, no padding>
+    JSON: {"d": device_id, "h": hub_url, "m": MQTT URL without the password, "s": device secret}
+    e.g.  {"d":"edge-0007","h":"https://hub.example","m":"mqtts://edge-0007@broker.example:8883","s":"Xk3..."}
+
+`m` is `mqtt://` or `mqtts://` (TLS), with the device id as its user; the box's setup tool puts `s` in as the
+password (the secret is also the HTTP Basic password and is shown only once, like the rest of the answer).
+base64url is RFC 4648 section 5 without `=` padding; the prefix names the format version, so a later format can
+coexist. A reader should ignore JSON keys it does not know.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+
+QR_PREFIX = "cityops:1:"
+
+
+def qr_payload(device_id: str, hub_url: str, mqtt_url: str, secret: str) -> str:
+    """The string to encode as a QR code; `mqtt_url` must not carry the password (the secret travels as `s`)."""
+    data = json.dumps({"d": device_id, "h": hub_url, "m": mqtt_url, "s": secret}, separators=(",", ":"))
+    return QR_PREFIX + base64.urlsafe_b64encode(data.encode()).decode().rstrip("=")
+
+
+def parse_qr_payload(text: str) -> dict[str, str]:
+    """The payload's fields {d, h, m, s}; ValueError naming what is wrong."""
+    if not text.startswith(QR_PREFIX):
+        raise ValueError(f"not a CityOps provisioning code: it must start with {QR_PREFIX!r}")
+    encoded = text.removeprefix(QR_PREFIX)
+    try:
+        data = json.loads(base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)))
+    except (binascii.Error, ValueError) as exc:
+        raise ValueError(f"provisioning code is damaged: {exc}") from None
+    missing = [k for k in ("d", "h", "m", "s") if not isinstance(data, dict) or not isinstance(data.get(k), str)]
+    if missing:
+        raise ValueError(f"provisioning code lacks {', '.join(missing)}")
+    return {k: data[k] for k in ("d", "h", "m", "s")}
