@@ -14,7 +14,6 @@ Retry-After) are kept. A route that needs extra members raises `Problem(status, 
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping, Sequence
 from http import HTTPStatus
 from typing import Any
@@ -27,8 +26,6 @@ from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from cloud_hub.core.errors import RuleViolation
-
-log = logging.getLogger(__name__)
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_BASE = "https://cityops.dev/problems/"
@@ -209,7 +206,7 @@ async def _rule_violation(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-    log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    # Starlette re-raises the exception after this answer is sent, so the server logs its traceback once.
     body = problem_body(500, "internal error; the hub's log has the details", request.url.path)
     return _response(500, body)
 
