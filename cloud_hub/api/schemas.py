@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any, Generic, Literal, TypeVar
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 
 T = TypeVar("T")
 
@@ -93,13 +93,38 @@ class WorkOrderPublic(BaseModel):
     suspended_from: str | None
     grid_id: str | None
     district: str | None
-    due_at: datetime | None
+    due_at: datetime | None = Field(description="deadline; null while suspended (the SLA clock is paused)")
+    sla_remaining_minutes: float | None = Field(
+        None,
+        validation_alias=AliasChoices("sla_remaining_minutes", "sla_remaining_min"),
+        description="working minutes left on a suspended order's paused SLA clock",
+    )
     created_at: datetime
     updated_at: datetime
     camera_id: str | None = None
     lon: float | None = None
     lat: float | None = None
     evidence_event_id: UUID | None = None
+
+
+class WorkOrderPhoto(BaseModel):
+    """A photo an officer uploaded to a work order, stored content-addressed in the evidence store."""
+
+    photo_id: UUID
+    work_order_id: int
+    uploaded_by: str
+    sha256: str
+    content_type: str
+    bytes: int
+    width: int
+    height: int
+    taken_at: datetime | None = Field(description="when it was taken (the upload's field, else the EXIF time)")
+    lon: float | None = Field(description="where it was taken (the upload's field, else EXIF GPS)")
+    lat: float | None
+    note: str | None
+    uploaded_at: datetime
+    transition_id: int | None = Field(description="the transition it is evidence of; null until one names it")
+    url: str = Field(description="relative URL of the picture (GET with the same token)")
 
 
 class TransitionPublic(BaseModel):
@@ -110,11 +135,41 @@ class TransitionPublic(BaseModel):
     role: str
     assignee: str | None
     note: str | None
-    evidence: str | None
+    evidence: str | None = Field(description="free-text evidence reference (older clients); photos replace it")
     at: datetime
+    photos: list[WorkOrderPhoto] = Field(default_factory=list, description="photos given as evidence of this step")
+
+
+class WorkOrderModelRef(BaseModel):
+    name: str | None = None
+    version: str | None = None
+    sha256: str | None = None
+
+
+class WorkOrderRuleRef(BaseModel):
+    id: str | None = None
+    version: int | str | None = None
+
+
+class WorkOrderIncident(BaseModel):
+    """The incident behind a work order, with the model and edge rule of its evidence event."""
+
+    kind: str
+    subtype: str | None
+    status: str
+    severity: str
+    confidence: float | None
+    measurements: dict[str, Any]
+    first_seen: datetime
+    last_seen: datetime
+    ended_at: datetime | None
+    model: WorkOrderModelRef | None = Field(description="detector model of the evidence event: name, version, sha256")
+    rule: WorkOrderRuleRef | None = Field(description="edge rule that fired: id, version")
 
 
 class WorkOrderDetail(WorkOrderPublic):
+    incident: WorkOrderIncident
+    photos: list[WorkOrderPhoto] = Field(description="every photo of the order, oldest first")
     transitions: list[TransitionPublic]
     allowed: list[str] = Field(description="statuses the requesting user may move this work order to now")
 
@@ -125,7 +180,50 @@ class TransitionRequest(BaseModel):
     to: str = Field(description="target status, e.g. accepted, on_site, resolved, verified, false_alarm")
     note: str | None = Field(None, max_length=4000)
     assignee: str | None = Field(None, description="new officer (reassigned) or supervisor (escalated)")
-    evidence: str | None = Field(None, max_length=512, description="reference to a photo, e.g. an evidence id")
+    photos: list[UUID] = Field(
+        default_factory=list,
+        max_length=20,
+        description="photo_ids uploaded to this order (POST .../photos) that document this transition",
+    )
+    evidence: str | None = Field(
+        None, max_length=512, description="free-text evidence reference, kept for older clients; prefer `photos`"
+    )
+
+
+class WorkOrderBulkRequest(BaseModel):
+    """One action on many work orders (command centre); each order succeeds or fails on its own."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    ids: list[int] = Field(min_length=1, max_length=500, description="work order ids, each acted on once")
+    action: Literal["reassign", "escalate", "unassign"] = Field(
+        description="reassign: to `assignee`; escalate: to `assignee` or the grid's supervisor / district's "
+        "commander; unassign: back to registered with nobody assigned"
+    )
+    assignee: str | None = None
+    note: str | None = Field(None, max_length=4000)
+
+    @model_validator(mode="after")
+    def _assignee_fits_action(self) -> WorkOrderBulkRequest:
+        if self.action == "reassign" and not self.assignee:
+            raise ValueError("assignee: reassign needs the officer to give the work orders to")
+        if self.action == "unassign" and self.assignee:
+            raise ValueError("assignee: unassign leaves the work orders without one; drop `assignee`")
+        return self
+
+
+class WorkOrderBulkItem(BaseModel):
+    id: int
+    ok: bool
+    status: str | None = Field(None, description="the order's status after the action (when ok)")
+    assignee: str | None = None
+    error: str | None = Field(None, description="why the action was refused for this order (when not ok)")
+
+
+class WorkOrderBulkResult(BaseModel):
+    results: list[WorkOrderBulkItem] = Field(description="one per distinct id, in request order")
+    succeeded: int
+    failed: int
 
 
 class IncidentTimelineEvent(BaseModel):

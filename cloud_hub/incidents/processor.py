@@ -105,7 +105,7 @@ class IncidentProcessor:
         inserts = [i for i in pending if i.id is None]
         # Updates first: ending an open incident frees its key for a new open one in the same batch.
         store.update_incidents(conn, updates)
-        store.sync_work_order_severity(conn, [i.id for i in updates if i.id is not None])
+        store.sync_work_order_severity(conn, [i.id for i in updates if i.id is not None], sla=rules.sla, now=now)
         new_ids = store.insert_incidents(conn, inserts)
         created = [replace(i, id=new_id) for i, new_id in zip(inserts, new_ids, strict=True)]
         self._create_work_orders(conn, created, index, rules, now)

@@ -15,7 +15,8 @@ from psycopg.types.json import Jsonb, set_json_loads
 
 from cloud_hub.auth.scope import Scope, scope_sql
 from cloud_hub.incidents.merge import Incident
-from cloud_hub.rules.models import SEVERITIES
+from cloud_hub.rules.models import SEVERITIES, SlaRules
+from cloud_hub.workorders.sla import tightened_deadlines
 from cloud_hub.workorders.state_machine import OPEN, Status
 
 _FIELDS = (
@@ -158,14 +159,32 @@ def update_incidents(conn: psycopg.Connection, incidents: Sequence[Incident]) ->
     conn.execute(_UPDATE_MANY, columns)
 
 
-def sync_work_order_severity(conn: psycopg.Connection, incident_ids: Sequence[int]) -> None:
-    """A situation that got worse (longer dwell, deeper water) moves its work order up the officer's list.
-    The deadline stays the one set at dispatch."""
-    if incident_ids:
+def sync_work_order_severity(
+    conn: psycopg.Connection,
+    incident_ids: Sequence[int],
+    sla: SlaRules | None = None,
+    now: datetime | None = None,
+) -> None:
+    """A situation that got worse (longer dwell, deeper water) moves its work order up the officer's list, and
+    with `sla` (and `now`) its deadline tightens: the new severity's SLA from now, never later than the deadline
+    it had (a suspended order's paused minutes shrink the same way). A milder severity keeps the deadline.
+    Two statements whatever the number of orders."""
+    if not incident_ids:
+        return
+    rows = conn.execute(
+        "WITH old AS (SELECT w.id, w.severity FROM work_orders w JOIN incidents i ON i.id = w.incident_id"
+        "   WHERE i.id = ANY(%s) AND w.severity <> i.severity FOR UPDATE OF w)"
+        " UPDATE work_orders w SET severity = i.severity, updated_at = now() FROM old, incidents i"
+        " WHERE w.id = old.id AND i.id = w.incident_id"
+        " RETURNING w.id, w.kind, old.severity, w.severity, w.status, w.due_at, w.sla_remaining_min",
+        (list(incident_ids),),
+    ).fetchall()
+    tightened = tightened_deadlines(rows, sla, now) if sla is not None else []
+    if tightened:
         conn.execute(
-            "UPDATE work_orders w SET severity = i.severity, updated_at = now() FROM incidents i"
-            " WHERE i.id = w.incident_id AND i.id = ANY(%s) AND w.severity <> i.severity",
-            (list(incident_ids),),
+            "UPDATE work_orders w SET due_at = t.due_at, sla_remaining_min = t.left_min"
+            " FROM unnest(%s::bigint[], %s::timestamptz[], %s::float8[]) AS t(id, due_at, left_min) WHERE w.id = t.id",
+            [list(column) for column in zip(*tightened, strict=True)],
         )
 
 

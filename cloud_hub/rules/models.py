@@ -57,13 +57,26 @@ class SeverityRules(RulesModel):
 
 
 class CalendarSpec(RulesModel):
-    """Working time: `always: true` (24x7), or weekdays and local hours, minus holidays."""
+    """Working time: `always: true` (24x7), or weekdays and local hours, minus holidays.
+
+    Which days are working days, first rule that applies: the city's `working_days`, the city's `holidays`, the
+    `national` calendar's make-up working days (调休) and public holidays, then `weekdays`.
+    """
 
     timezone: str = "Asia/Shanghai"
     always: bool = False
     weekdays: list[int] = Field(default_factory=lambda: [1, 2, 3, 4, 5], description="1=Mon .. 7=Sun or mon..sun")
     hours: tuple[str, str] = ("08:30", "17:30")
-    holidays: list[date] = Field(default_factory=list)
+    national: Literal["cn"] | None = Field(
+        None,
+        description="cn: China's public holidays and make-up working days (调休) from the chinese-calendar package; "
+        "years it has no data for yet fall back to `weekdays` (update the package when the State Council publishes "
+        "the next year's schedule)",
+    )
+    holidays: list[date] = Field(default_factory=list, description="the city's own extra days off")
+    working_days: list[date] = Field(
+        default_factory=list, description="the city's own extra working days (also on weekends or public holidays)"
+    )
 
     @field_validator("timezone")
     @classmethod
@@ -94,6 +107,15 @@ class CalendarSpec(RulesModel):
         if not all(_HHMM.match(v) for v in value) or value[0] >= value[1]:
             raise ValueError('hours must be ["HH:MM", "HH:MM"] with start before end, e.g. ["08:30", "17:30"]')
         return value
+
+    @model_validator(mode="after")
+    def _days_not_both(self) -> CalendarSpec:
+        both = sorted(set(self.holidays) & set(self.working_days))
+        if both:
+            raise ValueError(
+                f"{', '.join(d.isoformat() for d in both)} listed both in holidays and working_days; keep one"
+            )
+        return self
 
     @property
     def start(self) -> time:

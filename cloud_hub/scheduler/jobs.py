@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime, timedelta
 
 import psycopg
@@ -19,6 +20,8 @@ from cloud_hub.core.config import HubSettings
 from cloud_hub.evidence.retention import sweep_orphan_evidence
 from cloud_hub.evidence.store import EvidenceStore
 from cloud_hub.live.store import prune as prune_live_messages
+from cloud_hub.rules.loader import RulesError, RulesStore
+from cloud_hub.rules.watch import fingerprint
 from cloud_hub.scheduler.runner import Job
 from cloud_hub.store.capabilities import Capabilities
 from cloud_hub.store.places import refresh_event_places
@@ -54,8 +57,15 @@ def build_jobs(settings: HubSettings, caps: Capabilities, evidence: EvidenceStor
         swept = sweep_orphan_evidence(conn, evidence, now, grace)
         return "; ".join([r.describe() for r in results] + [swept.describe()])
 
+    hub_rules = RulesStore.from_settings_dir(settings.rules_dir)  # escalated orders get new SLA deadlines
+    seen_rules = [fingerprint(hub_rules.directory)]
+
     def sla_escalation(conn: psycopg.Connection, now: datetime) -> str:
-        return escalate_overdue(conn, now).describe()
+        if (mark := fingerprint(hub_rules.directory)) != seen_rules[0]:
+            seen_rules[0] = mark
+            with contextlib.suppress(RulesError):  # refused and logged by the store; the rules in force stay
+                hub_rules.reload()
+        return escalate_overdue(conn, now, sla=hub_rules.current.sla).describe()
 
     live_kept = timedelta(seconds=settings.live_retention_s)
 

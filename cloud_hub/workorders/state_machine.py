@@ -3,11 +3,15 @@
 Main line (urban grid-management practice):
     reported -> registered -> dispatched -> accepted -> on_site -> resolved -> verified -> closed
 Side lines:
-    false_alarm  from any open state, by a reviewer (commander/admin) or the assigned officer flagging it; final.
+    false_alarm  final. A reviewer (commander/admin) from any open state; the assigned officer only before
+                 resolving (dispatched, accepted, on_site, escalated): once resolved, a reviewer decides.
     returned     verification failed: resolved -> returned, back to the same officer, who goes on site again.
     reassigned   to another officer; a passing state, the order ends in `dispatched` to the new assignee.
-    escalated    SLA breached: to the grid's supervisor (who then handles it or reassigns it).
+    escalated    SLA breached: to the grid's supervisor (who then handles it or reassigns it); an escalated order
+                 that stays overdue escalates again, to the district's commander (escalated -> escalated).
     suspended    挂账, waiting on something outside the officer's control; resumed to the state it left.
+    registered   "unassign": a reviewer takes the order back from whoever holds it (dispatched, accepted,
+                 returned, escalated -> registered, no assignee), to dispatch it again later.
 Verification (resolved -> verified/returned) must come from someone other than the officer who resolved it,
 or from the system when a later detection shows the situation is gone.
 """
@@ -37,8 +41,16 @@ class Status(StrEnum):
 FINAL = frozenset({Status.CLOSED, Status.FALSE_ALARM})
 # "Open": someone still has to act before the situation counts as handled.
 OPEN = frozenset(Status) - FINAL - {Status.VERIFIED}
+# The SLA clock runs: the order waits for an officer or is held by one (not resolved, not suspended, not done).
+CLOCK_RUNNING = frozenset(
+    {Status.REGISTERED, Status.DISPATCHED, Status.ACCEPTED, Status.ON_SITE, Status.RETURNED, Status.ESCALATED}
+)
 # States in which an officer (or supervisor) holds the order and can be swapped out or suspended.
 _HELD = frozenset({Status.DISPATCHED, Status.ACCEPTED, Status.ON_SITE, Status.RETURNED, Status.ESCALATED})
+# Where the assignee may still call it a false alarm: before resolving it (afterwards a reviewer decides).
+_BEFORE_RESOLVING = frozenset({Status.DISPATCHED, Status.ACCEPTED, Status.ON_SITE, Status.ESCALATED})
+# Where a reviewer may take the order back to `registered` with nobody assigned ("unassign").
+UNASSIGN_FROM = frozenset({Status.DISPATCHED, Status.ACCEPTED, Status.RETURNED, Status.ESCALATED})
 
 SYSTEM_ROLE = "system"
 REVIEWER_ROLES = frozenset({"commander", "admin"})
@@ -85,6 +97,10 @@ class NotPermitted(TransitionError):
     """The transition exists but this actor may not make it (HTTP 403)."""
 
 
+class NoEscalationTarget(IllegalTransition):
+    """`escalated` without anyone to escalate to (the grid has no supervisor, no commander for the district)."""
+
+
 def _is_reviewer(actor: Actor) -> bool:
     return actor.role in REVIEWER_ROLES
 
@@ -108,11 +124,13 @@ _EDGES: dict[tuple[Status, Status], frozenset[str]] = {
     (Status.VERIFIED, Status.CLOSED): frozenset({"system", "reviewer"}),
 }
 for _s in OPEN:
-    _EDGES[(_s, Status.FALSE_ALARM)] = frozenset({"reviewer", "assignee"})
+    _EDGES[(_s, Status.FALSE_ALARM)] = frozenset({"reviewer", "assignee"} if _s in _BEFORE_RESOLVING else {"reviewer"})
 for _s in _HELD | {Status.REGISTERED, Status.SUSPENDED}:
     _EDGES[(_s, Status.REASSIGNED)] = frozenset({"reviewer"})
-for _s in _HELD - {Status.ESCALATED} | {Status.REGISTERED}:
+for _s in _HELD | {Status.REGISTERED}:  # escalated -> escalated: one level further up
     _EDGES[(_s, Status.ESCALATED)] = frozenset({"system", "reviewer"})
+for _s in UNASSIGN_FROM:
+    _EDGES[(_s, Status.REGISTERED)] = frozenset({"reviewer"})
 for _s in _HELD:
     _EDGES[(_s, Status.SUSPENDED)] = frozenset({"reviewer", "assignee"})
 
@@ -182,8 +200,12 @@ def transition(state: OrderState, to: Status | str, actor: Actor, assignee: str 
         return Outcome(new, (step, Step(Status.REASSIGNED, Status.DISPATCHED)))
     if target is Status.ESCALATED:
         if not assignee:
-            raise IllegalTransition("escalated needs the supervisor to escalate to (the grid has none configured)")
-        return Outcome(replace(state, status=target, assignee=assignee), (step,))
+            raise NoEscalationTarget("escalated needs the supervisor to escalate to (the grid has none configured)")
+        if assignee == state.assignee:
+            raise IllegalTransition(f"work order is already with {assignee}; escalate it to someone else")
+        return Outcome(replace(state, status=target, assignee=assignee, suspended_from=None), (step,))
+    if target is Status.REGISTERED and state.status is not Status.REPORTED:  # unassign
+        return Outcome(replace(state, status=target, assignee=None, handled_by=None, suspended_from=None), (step,))
     if target is Status.DISPATCHED:
         who = assignee or state.assignee
         if not who:

@@ -161,4 +161,10 @@ def test_allowed_targets_per_actor() -> None:
     state = held(S.DISPATCHED)
     assert allowed_targets(state, OFFICER) == [S.ACCEPTED, S.FALSE_ALARM, S.SUSPENDED]
     assert allowed_targets(state, OTHER_OFFICER) == []
-    assert set(allowed_targets(state, COMMANDER)) == {S.FALSE_ALARM, S.REASSIGNED, S.ESCALATED, S.SUSPENDED}
+    assert set(allowed_targets(state, COMMANDER)) == {
+        S.REGISTERED,  # unassign
+        S.FALSE_ALARM,
+        S.REASSIGNED,
+        S.ESCALATED,
+        S.SUSPENDED,
+    }
