@@ -14,8 +14,8 @@ from playwright.sync_api import Browser, sync_playwright
 
 from tests.e2e.e2e_support import cityops, json_of, stack_env
 
-WEB_DIST = REPO / "dashboards" / "web" / "dist"
-
+# CITYOPS_WEB_DIR: another build to test (engineers building side by side each test their own).
+WEB_DIST = Path(os.environ.get("CITYOPS_WEB_DIR", REPO / "dashboards" / "web" / "dist"))
 
 
 class Stack:
@@ -36,6 +36,7 @@ def web_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         pytest.fail(f"the web apps are not built ({WEB_DIST} is missing): run `make web`")
     state_dir = tmp_path_factory.mktemp("browser-stack")
     env = stack_env(state_dir, os.environ.get("CITYOPS_TEST_DB", "auto"))
+    env["CITYOPS_WEB_DIR"] = str(WEB_DIST)
     info = json_of(cityops(["stack", "up", "--json"], env))
     try:
         yield Stack(info, env, state_dir)

@@ -600,6 +600,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/ui/config": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get Ui Config */
+        get: operations["get_ui_config"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/devices/{device_id}/commands": {
         parameters: {
             query?: never;
@@ -2231,6 +2248,24 @@ export interface components {
             /** Count */
             count: number;
         };
+        /** MapConfig */
+        MapConfig: {
+            /**
+             * Tiles Url
+             * @description XYZ tile URL template ({z}/{x}/{y}); none: the hub's own GeoJSON only
+             */
+            tiles_url: string | null;
+            /**
+             * Tiles Crs
+             * @description gcj02 for AMap/Tencent tiles: data is shifted to match
+             * @enum {string}
+             */
+            tiles_crs: "wgs84" | "gcj02";
+            /** Tiles Attribution */
+            tiles_attribution: string;
+            /** Max Zoom */
+            max_zoom: number;
+        };
         /** ModeChange */
         ModeChange: {
             /** Enabled */
@@ -2928,6 +2963,12 @@ export interface components {
              * @description free-text evidence reference, kept for older clients; prefer `photos`
              */
             evidence?: string | null;
+        };
+        /** UiConfig */
+        UiConfig: {
+            map: components["schemas"]["MapConfig"];
+            /** Live Retention S */
+            live_retention_s: number;
         };
         /** UserCreate */
         UserCreate: {
@@ -4594,6 +4635,26 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+        };
+    };
+    get_ui_config: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UiConfig"];
+                };
             };
         };
     };

@@ -8,14 +8,15 @@ export const LOCALES = ['zh-CN', 'en'] as const
 export type Locale = (typeof LOCALES)[number]
 const STORAGE_KEY = 'cityops.locale'
 
-type Messages = Record<string, unknown>
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- JSON texts of any depth
+type Messages = Record<string, any>
 const files = import.meta.glob<Messages>('./messages/*.json', { eager: true, import: 'default' })
 
 export function loadMessages(): Record<Locale, Messages> {
   const out: Record<Locale, Messages> = { 'zh-CN': {}, en: {} }
   for (const [path, messages] of Object.entries(files)) {
     const match = /\/([a-z]+)\.(zh-CN|en)\.json$/.exec(path)
-    if (match) out[match[2] as Locale][match[1]] = messages
+    if (match) (out[match[2] as Locale] as Record<string, Messages>)[match[1]] = messages
   }
   return out
 }

@@ -2,7 +2,8 @@
 import { computed, onBeforeUnmount, ref, type Ref } from 'vue'
 import { i18n } from '@/i18n'
 
-const t = i18n.global.t
+// Plain signature: the full generic type of vue-i18n's `t` is too deep for the type checker here.
+const t = (i18n.global as unknown as { t: (key: string, values?: Record<string, unknown>) => string }).t
 
 /** 3 d 4 h, 2 h 5 min, 12 min, 40 s: the two largest units. */
 export function formatDuration(ms: number): string {
