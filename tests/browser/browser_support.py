@@ -98,3 +98,24 @@ def screenshot(page: Page, name: str) -> Path:
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=False)
     return path
+
+
+AXE = REPO / "dashboards" / "web" / "node_modules" / "axe-core" / "axe.min.js"
+
+
+def assert_accessible(page: Page, context: str | None = None, ignore: tuple[str, ...] = ()) -> None:
+    """axe-core (from the web apps' locked packages) finds no serious or critical accessibility violation on the
+    page, or inside the element matching the CSS selector `context`. `ignore`: rule ids judged not to apply, each
+    with its reason at the call site."""
+    assert AXE.is_file(), f"{AXE} is missing: run `make web`"
+    if not page.evaluate("() => typeof window.axe !== 'undefined'"):
+        page.evaluate(AXE.read_text(encoding="utf-8"))  # evaluated by the test driver: not subject to the page's CSP
+    result = page.evaluate(
+        "async ([ctx, ignore]) => await axe.run(ctx ? document.querySelector(ctx) : document,"
+        " {rules: Object.fromEntries(ignore.map((id) => [id, {enabled: false}]))})",
+        [context, list(ignore)],
+    )
+    bad = [v for v in result["violations"] if v["impact"] in ("serious", "critical")]
+    assert not bad, "accessibility violations:\n" + "\n".join(
+        f"- {v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes'][:3]]}" for v in bad
+    )

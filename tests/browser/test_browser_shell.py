@@ -7,7 +7,7 @@ import re
 
 import httpx
 import pytest
-from browser_support import PHONE, browser_session, login, screenshot
+from browser_support import PHONE, assert_accessible, browser_session, login, screenshot
 from playwright.sync_api import Browser, expect
 
 pytestmark = pytest.mark.browser
@@ -30,6 +30,7 @@ def test_admin_logs_in_and_switches_to_english(browser: Browser, web_stack) -> N
         page.goto("/")
         expect(page.get_by_test_id("login")).to_contain_text("登录")
         screenshot(page, "login")
+        assert_accessible(page)
         page.get_by_test_id("language").select_option("en")
         expect(page.get_by_test_id("login")).to_contain_text("Log in")
         login(page, web_stack.info["admin_user"], web_stack.info["admin_password"], expect_path="/admin/")
