@@ -1,7 +1,9 @@
 // The browser's login session. The access token lives in memory only; the refresh token is an HttpOnly cookie
 // (path /api/v1/auth) that page scripts never see, exchanged with the CSRF header for a new access token on load
-// and a minute before the current one expires. Refresh tokens are single use: concurrent refreshes share one
-// request, or the hub would take the second for a stolen token and end the session.
+// and a minute before the current one expires. Refresh tokens are single use: the hub takes a second use for a
+// stolen token and ends the session. So refreshes never overlap, neither in one page (they share one request) nor
+// across tabs (a Web Lock; the tab that refreshed hands its token to the others over a BroadcastChannel, and a
+// logout in one tab logs out all of them).
 import { reactive } from 'vue'
 
 export type Role = 'admin' | 'commander' | 'officer' | 'technician'
@@ -42,13 +44,34 @@ export const HOME: Record<Role, string> = {
 
 let refreshing: Promise<boolean> | null = null
 let timer: ReturnType<typeof setTimeout> | undefined
+const tabs = typeof BroadcastChannel === 'undefined' ? null : new BroadcastChannel('cityops-auth')
 
-function accept(answer: TokenAnswer): void {
-  session.token = answer.access_token
-  session.expiresAt = Date.now() + answer.expires_in * 1000
+type TabMessage = { type: 'token'; token: string; expiresAt: number } | { type: 'logout' }
+
+function useToken(token: string, expiresAt: number): void {
+  session.token = token
+  session.expiresAt = expiresAt
   session.offline = false
   clearTimeout(timer)
-  timer = setTimeout(() => void refresh(), Math.max(5_000, answer.expires_in * 1000 - 60_000))
+  timer = setTimeout(() => void refresh(), Math.max(5_000, expiresAt - Date.now() - 60_000))
+}
+
+function accept(answer: TokenAnswer): void {
+  useToken(answer.access_token, Date.now() + answer.expires_in * 1000)
+  tabs?.postMessage({ type: 'token', token: answer.access_token, expiresAt: session.expiresAt } satisfies TabMessage)
+}
+
+if (tabs) {
+  tabs.onmessage = (event: MessageEvent<TabMessage>) => {
+    const message = event.data
+    if (message.type === 'token' && message.expiresAt > session.expiresAt) useToken(message.token, message.expiresAt)
+    else if (message.type === 'logout' && session.user) window.location.assign('/')
+  }
+}
+
+/** Run `fn` while no other tab of this site refreshes (Web Locks; without them, in this tab alone). */
+function exclusively<T>(fn: () => Promise<T>): Promise<T> {
+  return navigator.locks ? (navigator.locks.request('cityops-refresh', fn) as Promise<T>) : fn()
 }
 
 async function loadUser(): Promise<SessionUser> {
@@ -78,7 +101,9 @@ export async function login(username: string, password: string): Promise<Session
 
 /** A new access token from the refresh cookie; false when the session is gone (or the network is). */
 export function refresh(): Promise<boolean> {
-  refreshing ??= (async () => {
+  refreshing ??= exclusively(async () => {
+    // Another tab may have refreshed while this one waited for the lock: its token came over the channel.
+    if (session.token && session.expiresAt - Date.now() > 60_000) return true
     try {
       const response = await fetch('/api/v1/auth/refresh', { method: 'POST', headers: CSRF, credentials: 'same-origin' })
       if (!response.ok) {
@@ -93,7 +118,7 @@ export function refresh(): Promise<boolean> {
     } finally {
       refreshing = null
     }
-  })()
+  })
   return refreshing
 }
 
@@ -138,5 +163,6 @@ export async function logout(): Promise<void> {
   session.token = null
   session.user = null
   localStorage.removeItem(USER_CACHE)
+  tabs?.postMessage({ type: 'logout' } satisfies TabMessage)
   window.location.assign('/')
 }
