@@ -6,12 +6,15 @@ district seeded, and the hub split as in production: `--workers` ingest worker p
 API process with the live relay (`cityops hub run --no-ingest`). So every message crosses processes: committed by
 an ingest worker, woken by NOTIFY in the API process, filtered for officer1 and streamed.
 
-Each event opens a new situation in officer1's grid (a new incident and a dispatched work order: the most work per
-event the hub does). Per event two times are taken on this machine's clock:
-  ack      publish -> the hub's ack covering it (stored and committed): the baseline, measured in the same run
-  live     publish -> the `work_order` `created` message for its incident on officer1's stream
-Printed as JSON lines: `stack`, then `live_latency` with p50/p99/max of both, the share of events that reached the
-stream, and `live_over_ack_p99` (what the live path adds on top of storing).
+The load is what a city's cameras send: most events refresh situations that are already open (`update`), a share
+(`--new-share`, default 5 %) open new ones in officer1's grid, each a new incident and a dispatched work order.
+Times are taken on this machine's clock:
+  ack      publish -> the hub's ack covering the event (stored and committed): the baseline, in the same run
+  live     publish of a new situation -> the `work_order` `created` message for it on officer1's stream
+  update   publish of an update -> the `incident` `updated` message naming it as the incident's last event (updates
+           of one situation in one ingest batch are folded into one message: the last event of each is timed)
+Printed as JSON lines: `stack`, then `live_latency` with p50/p99/max of each, the share of new situations that
+reached the stream, and `live_over_ack_p99` (what the live path adds on top of storing).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import random
 import statistics
 import tempfile
 import threading
@@ -57,10 +61,12 @@ def percentile(values: list[float], q: float) -> float | None:
 class Clock:
     """Publish, ack and live times per incident key."""
 
-    published: dict[str, float] = field(default_factory=dict)
-    seq_key: dict[tuple[str, int], str] = field(default_factory=dict)
-    acked: dict[str, float] = field(default_factory=dict)
-    live: dict[str, float] = field(default_factory=dict)
+    published: dict[str, float] = field(default_factory=dict)  # new situation's key -> publish time
+    sent: dict[str, float] = field(default_factory=dict)  # event id -> publish time (every event)
+    seq_event: dict[tuple[str, int], str] = field(default_factory=dict)  # (device, seq) -> event id
+    acked: dict[str, float] = field(default_factory=dict)  # event id -> ack time
+    live: dict[str, float] = field(default_factory=dict)  # new situation's key -> work order on the stream
+    updated: dict[str, float] = field(default_factory=dict)  # event id -> incident update on the stream
     incident_key: dict[int, str] = field(default_factory=dict)  # incident id -> key (from `incident` messages)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -89,6 +95,8 @@ def read_stream(url: str, token: str, clock: Clock, stop: threading.Event, ready
                 with clock.lock:
                     if event == "incident" and message["op"] == "opened":
                         clock.incident_key[data["id"]] = data["incident_key"]
+                    elif event == "incident" and message["op"] == "updated":
+                        clock.updated.setdefault(data["last_event_id"], now)
                     elif event == "work_order" and message["op"] == "created":
                         key = clock.incident_key.get(data["work_order"]["incident_id"])
                         if key is not None and key not in clock.live:
@@ -100,6 +108,8 @@ class Device:
 
     def __init__(self, stack: IngestStack, device_id: str, password: str, clock: Clock) -> None:
         self.device_id, self.clock, self.seq = device_id, clock, 0
+        self.open_keys: list[str] = []
+        self.random = random.Random(device_id)
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=device_id, protocol=mqtt.MQTTv5)
         self.client.username_pw_set(device_id, password)
         self.client.max_inflight_messages_set(1000)
@@ -120,9 +130,9 @@ class Device:
         acked = int(orjson.loads(message.payload)["acked_seq"])
         with self.clock.lock:
             for seq in range(self.acked + 1, acked + 1):
-                key = self.clock.seq_key.get((self.device_id, seq))
-                if key is not None:
-                    self.clock.acked.setdefault(key, now)
+                event_id = self.clock.seq_event.get((self.device_id, seq))
+                if event_id is not None:
+                    self.clock.acked.setdefault(event_id, now)
             self.acked = max(self.acked, acked)
             for last in [s for s in self.unacked if s <= acked]:
                 del self.unacked[last]
@@ -134,27 +144,36 @@ class Device:
         for payload in pending:
             self.client.publish(device_topic(self.device_id, Topic.EVENTS), payload, qos=1)
 
-    def publish(self, count: int, place: tuple[float, float]) -> None:
+    def publish(self, count: int, place: tuple[float, float], new_share: float = 1.0) -> None:
+        """`count` events in one message: new situations with probability `new_share`, else updates of open ones."""
         now_text = format_ts(utc_now())
-        events, keys = [], []
+        events, new_keys, ids = [], [], []
         for _ in range(count):
             self.seq += 1
-            key = f"bench-live/{self.device_id}/{self.seq}"
-            keys.append((self.seq, key))
+            event_id = new_event_id()
+            if not self.open_keys or self.random.random() < new_share:
+                key, phase = f"bench-live/{self.device_id}/{self.seq}", "start"
+                self.open_keys.append(key)
+                new_keys.append(key)
+            else:
+                key, phase = self.random.choice(self.open_keys), "update"
+            ids.append((self.seq, event_id))
             events.append(
                 {
-                    "event_id": new_event_id(), "seq": self.seq, "ts": now_text, "kind": "illegal_parking",
-                    "subtype": "no_parking_zone", "phase": "start", "incident_key": key, "confidence": 0.8,
+                    "event_id": event_id, "seq": self.seq, "ts": now_text, "kind": "illegal_parking",
+                    "subtype": "no_parking_zone", "phase": phase, "incident_key": key, "confidence": 0.8,
                     "camera_id": "cam-bench", "location": {"lon": place[0], "lat": place[1]},
-                    "measurements": {"dwell_s": 65.0},
+                    "measurements": {"dwell_s": 65.0 + self.seq % 600},
                 }
             )  # fmt: skip
         payload = orjson.dumps({"schema": "cityops.events/1", "device_id": self.device_id, "events": events})
         sent = time.time()
         with self.clock.lock:
-            for seq, key in keys:
+            for key in new_keys:
                 self.clock.published[key] = sent
-                self.clock.seq_key[(self.device_id, seq)] = key
+            for seq, event_id in ids:
+                self.clock.sent[event_id] = sent
+                self.clock.seq_event[(self.device_id, seq)] = event_id
             self.unacked[self.seq] = payload
         self.client.publish(device_topic(self.device_id, Topic.EVENTS), payload, qos=1)
 
@@ -211,18 +230,18 @@ def run(args: argparse.Namespace, stack: IngestStack) -> dict[str, Any]:
     # dropped by the broker. One event per device, retransmitted until acked and on the stream, so the whole path
     # works before the clock runs.
     for device in devices:
-        device.publish(1, place)
+        device.publish(args.open_situations, place)  # the situations the run's updates refresh
+    opened = args.open_situations * len(devices)
     deadline = time.monotonic() + 120
-    while not all(d.acked >= d.seq for d in devices) or len(clock.live) < len(devices):
+    while not all(d.acked >= d.seq for d in devices) or len(clock.live) < opened:
         if time.monotonic() > deadline:
             raise RuntimeError("warm-up: the hub did not ack and stream the first events within 120 s")
         time.sleep(2.0)
         for device in devices:
             device.resend_unacked()
     with clock.lock:
-        clock.published.clear()
-        clock.live.clear()
-        clock.acked.clear()
+        for record in (clock.published, clock.live, clock.sent, clock.acked, clock.updated):
+            record.clear()
     # Paced: every `tick` seconds each device sends its share of rate * tick events in one message.
     tick = 0.05
     per_message = max(1, round(args.rate * tick / len(devices)))
@@ -230,7 +249,7 @@ def run(args: argparse.Namespace, stack: IngestStack) -> dict[str, Any]:
     n = 0
     while time.monotonic() - started < args.seconds:
         for device in devices:
-            device.publish(per_message, place)
+            device.publish(per_message, place, args.new_share)
         n += 1
         delay = started + n * tick - time.monotonic()
         if delay > 0:
@@ -243,21 +262,25 @@ def run(args: argparse.Namespace, stack: IngestStack) -> dict[str, Any]:
     for device in devices:
         device.close()
     with clock.lock:
-        ack_ms = [(clock.acked[k] - t) * 1000 for k, t in clock.published.items() if k in clock.acked]
+        ack_ms = [(clock.acked[e] - t) * 1000 for e, t in clock.sent.items() if e in clock.acked]
         live_ms = [(clock.live[k] - t) * 1000 for k, t in clock.published.items() if k in clock.live]
+        update_ms = [(clock.updated[e] - t) * 1000 for e, t in clock.sent.items() if e in clock.updated]
+        events = len(clock.sent)
     result = {
         "phase": "live_latency",
-        "rate_eps": round(total / sent_s),
+        "rate_eps": round(events / sent_s),
         "target_rate_eps": args.rate,
         "seconds": round(sent_s, 1),
-        "events": total,
+        "events": events,
+        "new_situations": total,
+        "updates_timed": len(update_ms),
         "workers": args.workers,
         "devices": args.devices,
         "events_per_message": per_message,
         "reached_stream": round(len(live_ms) / total, 4) if total else None,
-        "acked": round(len(ack_ms) / total, 4) if total else None,
+        "acked": round(len(ack_ms) / events, 4) if events else None,
     }
-    for name, values in (("ack", ack_ms), ("live", live_ms)):
+    for name, values in (("ack", ack_ms), ("live", live_ms), ("update", update_ms)):
         for label, q in (("p50", 0.5), ("p99", 0.99)):
             v = percentile(values, q)
             result[f"{name}_{label}_ms"] = round(v, 1) if v is not None else None
@@ -276,6 +299,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate", type=float, default=1000.0, help="events per second, all devices together")
     parser.add_argument("--seconds", type=float, default=30.0, help="length of the paced run")
     parser.add_argument("--devices", type=int, default=10)
+    parser.add_argument("--new-share", type=float, default=0.05, help="share of events that open a new situation")
+    parser.add_argument("--open-situations", type=int, default=20, help="situations per device open before the run")
     parser.add_argument("--workers", type=int, default=1, help="ingest worker processes")
     parser.add_argument("--drain-s", type=float, default=60.0, help="how long to wait for the last messages")
     parser.add_argument("--database", choices=["auto", "timescaledb", "postgres"], default="auto")
