@@ -23,7 +23,8 @@ from cloud_hub.auth.scope import MAINTENANCE_KINDS, Scope
 from cloud_hub.store.events import event_visible
 
 PLATE_KEYS = frozenset({"plate", "plates"})
-PLATE_ROLES = frozenset({"admin", "commander"})
+# Officers act on parking cases in their own grids and need the plate; technicians maintain cameras and never do.
+PLATE_ROLES = frozenset({"admin", "commander", "officer"})
 
 
 def sees_plates(role: str) -> bool:
@@ -40,7 +41,8 @@ def redact_plates(value: Any) -> Any:
 
 
 def for_role(role: str, value: Any) -> Any:
-    """`value` as `role` may see it: unchanged for admins and commanders, without plate text otherwise."""
+    """`value` as `role` may see it: unchanged for admins, commanders and officers (whose reads are already limited to
+    their grids), without plate text for technicians and anyone else."""
     return value if sees_plates(role) else redact_plates(value)
 
 

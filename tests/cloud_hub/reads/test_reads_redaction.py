@@ -50,7 +50,7 @@ def test_redact_returns_a_copy() -> None:
 
 
 @pytest.mark.parametrize(
-    ("role", "sees"), [("admin", True), ("commander", True), ("officer", False), ("technician", False), ("x", False)]
+    ("role", "sees"), [("admin", True), ("commander", True), ("officer", True), ("technician", False), ("x", False)]
 )
 def test_by_role(role: str, sees: bool) -> None:
     payload = {"plate": PLATE, "kind": "illegal_parking"}
