@@ -19,9 +19,9 @@ from fastapi.security.http import HTTPAuthorizationCredentials
 from pydantic import BaseModel
 from starlette.datastructures import UploadFile
 
-from cloud_hub.api.deps import ConnDep, SettingsDep, require_roles
+from cloud_hub.api.deps import ConnDep, SettingsDep, authenticate_token, require_roles
 from cloud_hub.auth.security import TokenError, decode_access_token, decode_device_token
-from cloud_hub.auth.users import User, get_user
+from cloud_hub.auth.users import User
 from cloud_hub.core.config import HubSettings
 from cloud_hub.devices.registry import verify_device_secret
 from cloud_hub.models_registry.files import (
@@ -192,15 +192,14 @@ def _device_or_manager(
     if bearer is None:
         raise _unauthorized("device credentials (HTTP Basic or device token) or a user token are required")
     try:
-        claims = decode_access_token(settings, bearer.credentials)
+        decode_access_token(settings, bearer.credentials)
     except TokenError as user_error:
         try:
             return f"device {decode_device_token(settings, bearer.credentials)}"
         except TokenError:
             raise _unauthorized(f"token refused: {user_error}", "Bearer") from None
-    user = get_user(conn, claims.username)
-    if user is None or not user.active:
-        raise _unauthorized(f"user {claims.username!r} no longer exists or is disabled", "Bearer")
+    # A user token: the same checks as every other route (disabled user, ended session).
+    user, _ = authenticate_token(settings, conn, bearer.credentials)
     if user.role not in MANAGERS:
         raise HTTPException(status.HTTP_403_FORBIDDEN, f"role {user.role!r} may not download model files")
     return f"user {user.username}"
