@@ -22,6 +22,7 @@ from fastapi.responses import JSONResponse
 from fastapi.security import OAuth2PasswordRequestForm
 
 from cloud_hub.api.deps import ConnDep, CurrentUser, SettingsDep
+from cloud_hub.api.problems import problem_response
 from cloud_hub.api.schemas import RefreshRequest, Token, UserPublic
 from cloud_hub.auth.scope import load_scope
 from cloud_hub.auth.security import create_access_token
@@ -176,7 +177,7 @@ def refresh_token(
 def _refresh_refused(request: Request, detail: str) -> JSONResponse:
     # Answered, not raised: the request's transaction commits, so a revocation written by the refusal is kept.
     # The cookie goes too, so a browser stops presenting a token that can never work again.
-    refused = JSONResponse({"detail": detail}, status.HTTP_401_UNAUTHORIZED, headers={"WWW-Authenticate": "Bearer"})
+    refused = problem_response(request, status.HTTP_401_UNAUTHORIZED, detail, headers={"WWW-Authenticate": "Bearer"})
     refused.delete_cookie(REFRESH_COOKIE, **_cookie_flags(request))
     return refused
 
