@@ -47,12 +47,15 @@ def _sweep_batch(conn: psycopg.Connection, store: EvidenceStore, cutoff: datetim
             return 0, 0
         event_ids = [c[0] for c in candidates]
         hashes = sorted({c[1] for c in candidates})
-        # The same bytes may back other events' evidence (content addressing): keep those.
+        # The same bytes may back other events' evidence, an officer's photo or a camera snapshot (the store is
+        # content-addressed and shared): keep those.
         shared = {
             r[0]
             for r in conn.execute(
-                "SELECT DISTINCT sha256 FROM evidence WHERE sha256 = ANY(%s) AND NOT (event_id = ANY(%s))",
-                (hashes, event_ids),
+                "SELECT sha256 FROM evidence WHERE sha256 = ANY(%(h)s) AND NOT (event_id = ANY(%(e)s))"
+                " UNION SELECT sha256 FROM work_order_photos WHERE sha256 = ANY(%(h)s)"
+                " UNION SELECT sha256 FROM device_snapshots WHERE sha256 = ANY(%(h)s)",
+                {"h": hashes, "e": event_ids},
             ).fetchall()
         }
         files = sum(1 for sha in hashes if sha not in shared and store.delete(sha))

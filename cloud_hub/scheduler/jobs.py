@@ -5,6 +5,7 @@
 | `rollup_events_hourly` | no continuous aggregates (TimescaleDB Apache edition, plain PostgreSQL) |
 | `rollup_sla_daily`, `event_places` | always (work orders and grid placement are the hub's business) |
 | `sla_escalation` | always: overdue work orders to the grid's supervisor (`cloud_hub.workorders.escalation`) |
+| `idempotency_prune` | always: the officer app's retry keys older than 7 days |
 | `live_prune` | always: live-channel messages older than `live_retention_s` (replay window) |
 | `retention` | always: rollup tables; raw tables too where TimescaleDB has no retention policies; evidence |
 """
@@ -30,6 +31,7 @@ from cloud_hub.store.retention import enforce_all, raw_rules, rollup_rules
 from cloud_hub.store.rollups import refresh_events_hourly
 from cloud_hub.store.sla_rollup import refresh_sla_daily
 from cloud_hub.workorders.escalation import escalate_overdue
+from cloud_hub.workorders.idempotency import KEY_TTL, prune_idempotency_keys
 
 
 def build_jobs(settings: HubSettings, caps: Capabilities, evidence: EvidenceStore) -> list[Job]:
@@ -72,8 +74,12 @@ def build_jobs(settings: HubSettings, caps: Capabilities, evidence: EvidenceStor
     def live_prune(conn: psycopg.Connection, now: datetime) -> str:
         return f"{prune_live_messages(conn, now - live_kept)} live messages older than {live_kept} pruned"
 
+    def idempotency_prune(conn: psycopg.Connection, now: datetime) -> str:
+        return f"{prune_idempotency_keys(conn, now)} idempotency keys older than {KEY_TTL} pruned"
+
     jobs += [
         Job("rollup_sla_daily", refresh_every, sla_daily),
+        Job("idempotency_prune", timedelta(hours=1), idempotency_prune),
         Job("live_prune", timedelta(seconds=60), live_prune),
         Job("sla_escalation", timedelta(seconds=settings.sla_escalation_s), sla_escalation),
         Job("event_places", refresh_every, places),

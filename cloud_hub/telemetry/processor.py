@@ -171,7 +171,7 @@ class TelemetryProcessor:
                     "UPDATE work_orders SET severity = %s, due_at = %s, updated_at = now() WHERE id = %s",
                     [(severity, due_at(sla, kind, severity, now), order_id) for order_id, kind, severity in fresh],
                 )
-        sync_work_order_severity(conn, changed)
+        sync_work_order_severity(conn, changed, self._hub_rules.current.sla, self._clock())
 
 
 def _device_locations(conn: psycopg.Connection, device_ids: set[str]) -> dict[str, Location]:
