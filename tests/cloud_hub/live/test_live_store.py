@@ -135,3 +135,20 @@ def test_prune_deletes_old_messages_and_remembers_how_far(database_url: str) -> 
         assert [orjson.loads(m.data_json)["note"] for m in remaining] == ["new"]
         assert store.prune(conn, datetime.now(UTC) - timedelta(minutes=30)) == 0
         assert store.pruned_through(conn) == old
+
+
+def test_a_photo_added_to_an_order_is_a_message(database_url: str) -> None:
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        with conn.transaction():
+            ingest_events(conn, "live/store/photo")
+        order_id = work_order_of(conn, "live/store/photo")
+        start = store.head(conn)
+        conn.execute(
+            "INSERT INTO work_order_photos (work_order_id, uploaded_by, sha256, content_type, bytes, width, height)"
+            " VALUES (%s, 'officer1', %s, 'image/jpeg', 10, 4, 3)",
+            (order_id, "a" * 64),
+        )
+        found = _after(conn, start)
+    assert [(m.topic, m.op, m.assignee) for m in found] == [("work_order", "photo", "officer1")]
+    data = orjson.loads(found[0].data_json)
+    assert data["work_order"]["id"] == order_id and data["photos"][0]["uploaded_by"] == "officer1"
