@@ -75,7 +75,10 @@ export default defineConfig({
       output: {
         // Big libraries in chunks of their own: cached across apps and releases, each file well under 1 MB.
         manualChunks(id: string) {
-          for (const lib of ['echarts', 'zrender', 'element-plus', 'vant', 'leaflet', 'konva']) {
+          // ECharts with its renderer and their tslib in one chunk: apart, Rollup puts tslib into lib-echarts, the
+          // two chunks import each other, and zrender runs before tslib is defined ("extendStatics is not a function").
+          if (/\/node_modules\/(echarts|zrender|tslib)\//.test(id)) return 'lib-echarts'
+          for (const lib of ['element-plus', 'vant', 'leaflet', 'konva']) {
             if (id.includes(`/node_modules/${lib}/`)) return `lib-${lib}`
           }
           return undefined
