@@ -249,5 +249,13 @@ def run_command(args: argparse.Namespace) -> int:
     if getattr(args, "no_ingest", False):
         overrides["ingest"] = False
     settings = settings.model_copy(update=overrides)
-    uvicorn.run(create_app(settings), host=settings.http_host, port=settings.http_port, log_config=None)
+    # Live streams never end by themselves: without a bound, a stopping replica would wait for its browsers forever.
+    # After the grace period they are cut, and the browsers resume on another replica from their last event id.
+    uvicorn.run(
+        create_app(settings),
+        host=settings.http_host,
+        port=settings.http_port,
+        log_config=None,
+        timeout_graceful_shutdown=int(settings.shutdown_grace_s),
+    )
     return 0

@@ -111,6 +111,7 @@ class HubSettings(BaseSettings):
     # so that a client that reconnects gets what it missed (older: it is told to reload its lists instead).
     live: bool = Field(True, description="serve GET /api/v1/live from this process (a relay thread and connection)")
     live_retention_s: float = Field(900, gt=0, description="how long live messages stay available for replay")
+    shutdown_grace_s: float = Field(5, ge=0, description="seconds a stopping hub waits for open requests and streams")
     # The web apps (cloud_hub.api.web) and their map: by default the project's own district and grid GeoJSON on a
     # plain background, which needs no internet; a tile server (self-hosted, or Tianditu / AMap online) is optional.
     web_dir: Path | None = Field(None, description="built web apps; default: dashboards/web/dist of the checkout")
