@@ -67,8 +67,16 @@ describe('task list', () => {
     expect(ids(taken.tasks)).toEqual([1])
   })
 
+  it('does not call a photo or a deadline change a new task', () => {
+    for (const op of ['photo', 'updated']) {
+      const outcome = applyLive([], { op, data: { work_order: task(4, { severity: 'red' }) } }, 'officer1')
+      expect(ids(outcome.tasks)).toEqual([4])
+      expect(outcome.arrived).toBeNull()
+    }
+  })
+
   it('ignores a message without the fields a row needs', () => {
-    const outcome = applyLive([task(1)], { op: 'updated', data: { work_order: { id: 5, status: 'dispatched' } } }, 'officer1')
+    const outcome = applyLive([task(1)], { op: 'updated', data: { work_order: { id: 1, status: 'dispatched' } } }, 'officer1')
     expect(ids(outcome.tasks)).toEqual([1])
     expect(outcome.arrived).toBeNull()
   })

@@ -67,7 +67,7 @@ function asTask(row: Partial<Task> & { id: number }): Task | null {
   } as Task
 }
 
-/** The list after a `work_order` live message (ops: created, transition, updated, unassigned). */
+/** The list after a `work_order` live message (ops: created, transition, updated, unassigned, photo). */
 export function applyLive(tasks: Task[], message: LiveWorkOrder, me: string): LiveOutcome {
   const row = message.data.work_order
   if (!row) return { tasks, arrived: null }
@@ -75,8 +75,10 @@ export function applyLive(tasks: Task[], message: LiveWorkOrder, me: string): Li
   const known = rest.length !== tasks.length
   if (message.op === 'unassigned') return { tasks: rest, arrived: null }
   const task = asTask(row)
-  if (!task || !isShown(task)) return { tasks: rest, arrived: null }
+  if (!task) return { tasks, arrived: null } // not a whole row: nothing to go by
+  if (!isShown(task)) return { tasks: rest, arrived: null }
   const byMe = (message.data.steps ?? []).some((step) => step.actor === me)
-  const arrived = !known && !byMe && (ACTIVE as readonly string[]).includes(task.status) ? task : null
+  const moved = message.op === 'created' || message.op === 'transition' // not a photo or a deadline change
+  const arrived = moved && !known && !byMe && (ACTIVE as readonly string[]).includes(task.status) ? task : null
   return { tasks: [...rest, task].sort(compareUrgency), arrived }
 }
