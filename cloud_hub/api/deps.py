@@ -31,11 +31,11 @@ from fastapi.security import HTTPBasic, HTTPBasicCredentials, HTTPBearer, OAuth2
 from fastapi.security.http import HTTPAuthorizationCredentials
 from psycopg_pool import ConnectionPool
 
-from cloud_hub.auth.security import ROLES, TokenError, UserClaims, decode_access_token, decode_device_token
+from cloud_hub.auth.security import ROLES, TokenError, UserClaims, decode_access_token, decode_device_claims
 from cloud_hub.auth.sessions import session_ended
 from cloud_hub.auth.users import User, get_user
 from cloud_hub.core.config import HubSettings
-from cloud_hub.devices.registry import verify_device_secret
+from cloud_hub.devices.registry import device_access, verify_device_secret
 
 TOKEN_URL = "/api/v1/auth/token"
 
@@ -127,6 +127,29 @@ _basic = HTTPBasic(auto_error=False)
 _bearer = HTTPBearer(auto_error=False)
 
 
+def authenticate_device_token(settings: HubSettings, conn: psycopg.Connection, token: str) -> Device:
+    """A device bearer token that is still good: signed, unexpired, of the device's current provisioning (a token
+    without a generation only while the device was never re-provisioned), and the device not retired."""
+
+    def refused(why: str) -> HTTPException:
+        return HTTPException(
+            status.HTTP_401_UNAUTHORIZED, f"device token refused: {why}", headers={"WWW-Authenticate": "Bearer"}
+        )
+
+    try:
+        claims = decode_device_claims(settings, token)
+    except TokenError as exc:
+        raise refused(str(exc)) from None
+    access = device_access(conn, claims.device_id)
+    if access is None:
+        raise refused(f"device {claims.device_id!r} is not provisioned")
+    if access.retired_at is not None:
+        raise refused(f"device {claims.device_id!r} was retired at {access.retired_at.isoformat()}")
+    if (claims.generation or 1) != access.generation:
+        raise refused(f"device {claims.device_id!r} was provisioned again since this token was issued")
+    return Device(claims.device_id)
+
+
 def _device(
     settings: SettingsDep,
     conn: ConnDep,
@@ -141,12 +164,7 @@ def _device(
             status.HTTP_401_UNAUTHORIZED, "unknown device or wrong device secret", headers={"WWW-Authenticate": "Basic"}
         )
     if bearer is not None:
-        try:
-            return Device(decode_device_token(settings, bearer.credentials))
-        except TokenError as exc:
-            raise HTTPException(
-                status.HTTP_401_UNAUTHORIZED, f"device token refused: {exc}", headers={"WWW-Authenticate": "Bearer"}
-            ) from None
+        return authenticate_device_token(settings, conn, bearer.credentials)
     raise HTTPException(
         status.HTTP_401_UNAUTHORIZED,
         "device credentials required: HTTP Basic device_id:secret or a bearer device token",

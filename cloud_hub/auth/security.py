@@ -103,10 +103,21 @@ def hash_refresh_token(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()
 
 
-def create_device_token(settings: HubSettings, device_id: str, ttl_s: int = DEVICE_TOKEN_TTL_S) -> str:
-    """A bearer token a device may use instead of HTTP Basic (issued at provisioning)."""
+@dataclass(frozen=True, slots=True)
+class DeviceClaims:
+    device_id: str
+    generation: int | None  # the device's provisioning count when the token was issued (None: older tokens)
+
+
+def create_device_token(
+    settings: HubSettings, device_id: str, generation: int | None = None, ttl_s: int = DEVICE_TOKEN_TTL_S
+) -> str:
+    """A bearer token a device may use instead of HTTP Basic (issued at provisioning). `generation` binds it to that
+    provisioning: re-provisioning or retiring the device makes it worthless at once (checked per request)."""
     issued = datetime.now(UTC)
-    claims = {"sub": device_id, "typ": DEVICE_TOKEN, "iat": issued, "exp": issued + timedelta(seconds=ttl_s)}
+    claims: dict = {"sub": device_id, "typ": DEVICE_TOKEN, "iat": issued, "exp": issued + timedelta(seconds=ttl_s)}
+    if generation is not None:
+        claims["gen"] = generation
     return jwt.encode(claims, _secret(settings), algorithm=ALGORITHM)
 
 
@@ -139,6 +150,12 @@ def decode_access_token(settings: HubSettings, token: str) -> UserClaims:
     )
 
 
+def decode_device_claims(settings: HubSettings, token: str) -> DeviceClaims:
+    claims = _decode(settings, token, DEVICE_TOKEN)
+    generation = claims.get("gen")
+    return DeviceClaims(str(claims["sub"]), generation if isinstance(generation, int) else None)
+
+
 def decode_device_token(settings: HubSettings, token: str) -> str:
-    """The device id a device token was issued to."""
-    return str(_decode(settings, token, DEVICE_TOKEN)["sub"])
+    """The device id a device token was issued to (signature and expiry only: see deps.authenticate_device)."""
+    return decode_device_claims(settings, token).device_id

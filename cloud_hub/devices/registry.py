@@ -18,6 +18,7 @@ import secrets
 import threading
 import time
 from collections import OrderedDict
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -45,6 +46,8 @@ class BrokerAdminLike(Protocol):
     def available(self) -> bool: ...
 
     def provision_device(self, device_id: str, password: str) -> None: ...
+
+    def remove_device(self, device_id: str) -> None: ...
 
 
 def validate_device(device_id: str, kind: str, lon: float | None, lat: float | None) -> None:
@@ -81,13 +84,48 @@ def provision_device(
         "INSERT INTO devices (device_id, kind, lon, lat, secret_hash, provisioned_by) VALUES (%s, %s, %s, %s, %s, %s)"
         " ON CONFLICT (device_id) DO UPDATE SET kind = EXCLUDED.kind, lon = coalesce(EXCLUDED.lon, devices.lon),"
         " lat = coalesce(EXCLUDED.lat, devices.lat), secret_hash = EXCLUDED.secret_hash, provisioned_at = now(),"
-        " provisioned_by = EXCLUDED.provisioned_by, provision_count = devices.provision_count + 1",
+        " provisioned_by = EXCLUDED.provisioned_by, provision_count = devices.provision_count + 1,"
+        " retired_at = NULL, retired_by = NULL",
         (device_id, kind, lon, lat, _hasher.hash(secret), actor),
     )
     conn.execute("INSERT INTO device_seq (device_id) VALUES (%s) ON CONFLICT DO NOTHING", (device_id,))
     broker_admin.provision_device(device_id, secret)
     _cache.forget(device_id)
     return secret
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceAccess:
+    """What decides whether a device's credentials still work."""
+
+    generation: int  # provisioning count: a token of an earlier provisioning is worthless
+    retired_at: datetime | None
+
+
+def device_access(conn: psycopg.Connection, device_id: str) -> DeviceAccess | None:
+    row = conn.execute("SELECT provision_count, retired_at FROM devices WHERE device_id = %s", (device_id,)).fetchone()
+    return DeviceAccess(int(row[0]), row[1]) if row else None
+
+
+RETIRED_SECRET_HASH = "!retired"  # not an argon2 hash: no secret ever verifies against it
+
+
+def retire_device(conn: psycopg.Connection, broker_admin: BrokerAdminLike, device_id: str, actor: str) -> datetime:
+    """Retire a device in the caller's transaction: secret and tokens refused from now on, broker account deleted
+    (Mosquitto's dynamic security disconnects a connected client of a deleted account). Returns when."""
+    row = conn.execute(
+        "UPDATE devices SET retired_at = now(), retired_by = %s, secret_hash = %s, online = false"
+        " WHERE device_id = %s AND retired_at IS NULL RETURNING retired_at",
+        (actor, RETIRED_SECRET_HASH, device_id),
+    ).fetchone()
+    if row is None:
+        access = device_access(conn, device_id)
+        raise DeviceError(
+            f"device {device_id!r} is not provisioned" if access is None else f"device {device_id!r} is already retired"
+        )
+    broker_admin.remove_device(device_id)
+    _cache.forget(device_id)
+    return row[0]
 
 
 class _VerifiedCache:
@@ -149,7 +187,7 @@ def _dummy_hash() -> str:
 
 DEVICE_COLUMNS = (
     "d.device_id, d.kind, d.lon, d.lat, d.created_at, d.provisioned_at, d.online, d.last_seen, d.state_ts,"
-    " d.agent_version, d.config_version, d.models, d.health, coalesce(s.acked_seq, 0) AS acked_seq"
+    " d.agent_version, d.config_version, d.models, d.health, coalesce(s.acked_seq, 0) AS acked_seq, d.retired_at"
 )
 
 

@@ -24,7 +24,15 @@ from cloud_hub.auth.security import create_device_token
 from cloud_hub.auth.users import User
 from cloud_hub.core.config import HubSettings
 from cloud_hub.devices.provisioning import qr_payload
-from cloud_hub.devices.registry import DeviceError, get_device, get_provisioning, list_devices, provision_device
+from cloud_hub.devices.registry import (
+    DeviceError,
+    device_access,
+    get_device,
+    get_provisioning,
+    list_devices,
+    provision_device,
+    retire_device,
+)
 from cloud_hub.devices.status import DeviceStatus, with_status
 from cloud_hub.stack.edge_config import mqtt_url, provisioning_config, render_edge_yaml
 
@@ -109,6 +117,14 @@ class DevicePublic(BaseModel):
     health_at: datetime | None
     health_interval_s: float
     faults: list[str] = Field(description="what a technician should look at: cameras not ok, a refused configuration")
+    retired_at: datetime | None = Field(None, description="set when the device was retired (credentials refused)")
+
+
+class DeviceRetired(BaseModel):
+    device_id: str
+    retired_at: datetime
+    retired_by: str
+    broker_account_removed: bool  # False when the broker has no dynamic security (nothing to remove there)
 
 
 def _broker_admin(request: Request, settings: HubSettings) -> Any:
@@ -207,7 +223,7 @@ def provision_device_route(
     )
     return DeviceProvisioned(
         **answer,
-        device_token=create_device_token(settings, body.device_id),
+        device_token=create_device_token(settings, body.device_id, generation=_generation(conn, body.device_id)),
         broker_provisioned=admin.available(),
         config_yaml=render_edge_yaml(provisioning_config(credentials=answer), header),
         qr_payload=qr_payload(body.device_id, settings.hub_url, _device_mqtt_url(settings, body.device_id), secret),
@@ -223,3 +239,37 @@ def get_provisioning_route(
     if row is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"device {device_id!r} is not provisioned")
     return DeviceProvisioning(**row, hub_url=settings.hub_url, mqtt_url=_device_mqtt_url(settings, device_id))
+
+
+def _generation(conn: ConnDep, device_id: str) -> int:
+    access = device_access(conn, device_id)
+    assert access is not None  # just provisioned in this transaction
+    return access.generation
+
+
+@router.post(
+    "/devices/{device_id}/retire",
+    operation_id="retire_device",
+    responses={404: {"description": "not provisioned"}, 409: {"description": "already retired"}},
+)
+def retire_device_route(
+    device_id: str, conn: ConnDep, settings: SettingsDep, request: Request, user: Provisioner
+) -> DeviceRetired:
+    """Retire a stolen or scrapped box: its secret and device tokens are refused from now on and its broker account
+    is deleted, which disconnects it. Its data stays. POST /devices with the same id provisions it again."""
+    from cloud_hub.broker.dynsec import BrokerAdminError
+
+    with _admin_lock:
+        admin = _broker_admin(request, settings)
+        try:
+            retired_at = retire_device(conn, admin, device_id, user.username)
+        except DeviceError as exc:
+            code = status.HTTP_404_NOT_FOUND if "not provisioned" in str(exc) else status.HTTP_409_CONFLICT
+            raise HTTPException(code, str(exc)) from None
+        except BrokerAdminError as exc:
+            detail = f"the broker refused to remove the account: {exc}"
+            raise HTTPException(status.HTTP_502_BAD_GATEWAY, detail) from None
+    log.warning("device %s retired by %s", device_id, user.username)
+    return DeviceRetired(
+        device_id=device_id, retired_at=retired_at, retired_by=user.username, broker_account_removed=admin.available()
+    )

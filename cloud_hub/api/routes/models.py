@@ -19,7 +19,7 @@ from fastapi.security.http import HTTPAuthorizationCredentials
 from pydantic import BaseModel
 from starlette.datastructures import UploadFile
 
-from cloud_hub.api.deps import ConnDep, SettingsDep, authenticate_token, require_roles
+from cloud_hub.api.deps import ConnDep, SettingsDep, authenticate_device_token, authenticate_token, require_roles
 from cloud_hub.auth.security import TokenError, decode_access_token, decode_device_token
 from cloud_hub.auth.users import User
 from cloud_hub.core.config import HubSettings
@@ -195,9 +195,10 @@ def _device_or_manager(
         decode_access_token(settings, bearer.credentials)
     except TokenError as user_error:
         try:
-            return f"device {decode_device_token(settings, bearer.credentials)}"
+            decode_device_token(settings, bearer.credentials)
         except TokenError:
             raise _unauthorized(f"token refused: {user_error}", "Bearer") from None
+        return f"device {authenticate_device_token(settings, conn, bearer.credentials).device_id}"
     # A user token: the same checks as every other route (disabled user, ended session).
     user, _ = authenticate_token(settings, conn, bearer.credentials)
     if user.role not in MANAGERS:

@@ -38,6 +38,8 @@ class Peer:
         self.client.on_subscribe = lambda _c, _u, _m, rcs, _p: self.subacks.put([r.value for r in rcs])
         self.client.on_publish = self._on_publish
         self.client.on_message = lambda _c, _u, msg: self.messages.put(msg)
+        self.disconnected = threading.Event()
+        self.client.on_disconnect = lambda *_a: self.disconnected.set()
         self.client.connect(broker.host, broker.port)
         self.client.loop_start()
 
@@ -147,6 +149,24 @@ def test_provisioning_again_replaces_the_secret_and_remove_revokes(
     admin.remove_device("edge-d")
     admin.remove_device("edge-d")  # idempotent
     assert admin.get_client("edge-d") is None
+
+
+def test_removing_a_device_disconnects_it_at_once(
+    isolated_broker: BrokerHandle,  # noqa: F811
+    admin: DynsecAdmin,
+    peers: list[Peer],
+) -> None:
+    """Retiring a stolen box must not wait for its next reconnect: the broker drops the live connection."""
+    admin.provision_device("edge-r", "secret")
+    box = Peer(isolated_broker, "edge-r", "secret")
+    peers.append(box)
+    assert box.connected() == 0
+    box.client.reconnect_delay_set(60, 60)  # paho must not sneak back in before the check below
+    admin.remove_device("edge-r")
+    assert box.disconnected.wait(WAIT_S), "the broker kept the removed device's connection open"
+    again = Peer(isolated_broker, "edge-r", "secret")
+    peers.append(again)
+    assert again.connected() == NOT_AUTHORIZED
 
 
 def test_connect_broker_admin_reports_refusal_as_unavailable(isolated_broker: BrokerHandle) -> None:  # noqa: F811
