@@ -221,3 +221,22 @@ describe('undo and redo', () => {
     expect(steps).toBe(3)
   })
 })
+
+describe('checks before asking the hub', () => {
+  it('names bad shapes, ids and gauge marks by the path the hub would use', async () => {
+    const { localProblems } = await import('@/apps/technician/zones/model')
+    const loaded = fromCamera(water)
+    const state = structuredClone(loaded.state)
+    state.zones[0].points = [[0, 0], [1, 1], [1, 0], [0, 1]]
+    const gauge = state.zones.find((z) => z.kind === 'gauge')!
+    gauge.marks = [{ y: 0.3, cm: 1 }, { y: 0.3, cm: 2 }]
+    gauge.id = 'bad id'
+    const { map } = toCamera('cam-river', state, loaded)
+    expect(localProblems(state, map, 2)).toEqual([
+      { path: '$.cameras[2].zones[0].polygon', code: 'self_intersection' },
+      { path: '$.cameras[2].analytics[0].gauge.id', code: 'id_pattern' },
+      { path: '$.cameras[2].analytics[0].gauge.marks', code: 'marks' },
+    ])
+    expect(localProblems(loaded.state, map, 0)).toEqual([])
+  })
+})

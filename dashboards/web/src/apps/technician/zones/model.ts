@@ -8,7 +8,7 @@
 // watch several zones stay shared; a new zone gets a rule of its own (a road region or gauge joins the camera's
 // waterlogging rule). A rule's `version` goes up when its settings or any of its zones change, the camera's
 // `version` when anything changes, as the edge expects ("bump on every change").
-import { round4, type Point } from './geometry'
+import { polygonProblem, round4, type Point, type PolygonProblem } from './geometry'
 
 export type AnalyticType = 'parking' | 'kitchen' | 'road_occupation' | 'waterlogging'
 export type ZoneKind = 'parking' | 'kitchen' | 'road_occupation' | 'water_road' | 'gauge' | 'plain'
@@ -350,4 +350,28 @@ export function locateError(path: string, map: PathMap, cameraIndex: number): Er
     return { ruleKey: map.analytics[index], field: typeof field === 'string' ? field : '' }
   }
   return { field: typeof section === 'string' ? section : '' }
+}
+
+export interface LocalProblem {
+  path: string
+  code: PolygonProblem | 'id_pattern' | 'id_duplicate' | 'marks'
+}
+
+/** What the editor can tell before asking anyone: shapes the edge would refuse, bad ids, a gauge without two marks
+ * on different rows. Paths as the hub writes them, so they show in the same places. */
+export function localProblems(state: EditorState, map: PathMap, cameraIndex: number): LocalProblem[] {
+  const problems: LocalProblem[] = []
+  const base = `$.cameras[${cameraIndex}]`
+  const ids = zoneIdProblems(state)
+  const gaugeIndex = Object.fromEntries(Object.entries(map.gauges).map(([k, key]) => [key, Number(k)]))
+  for (const zone of state.zones) {
+    const where = zone.kind === 'gauge' ? `${base}.analytics[${gaugeIndex[zone.key]}].gauge` : `${base}.zones[${map.zones.indexOf(zone.key)}]`
+    const shape = polygonProblem(zone.points)
+    if (shape) problems.push({ path: `${where}.polygon`, code: shape })
+    if (ids[zone.key]) problems.push({ path: `${where}.id`, code: ids[zone.key] === 'pattern' ? 'id_pattern' : 'id_duplicate' })
+    if (zone.kind === 'gauge' && zone.marks && (zone.marks.length !== 2 || Math.abs(zone.marks[0].y - zone.marks[1].y) < 1e-3)) {
+      problems.push({ path: `${where}.marks`, code: 'marks' })
+    }
+  }
+  return problems
 }

@@ -98,14 +98,38 @@ function fieldOf(schema: Json, name: string, raw: Json, depth = 0): FieldSpec {
   return spec
 }
 
-/** The settings fields of an analytic type, in the schema's order. */
+// What a technician sets most, first; then the other simple fields in the schema's order; JSON ones last.
+const FIRST = [
+  'dwell_s',
+  'persist_s',
+  'classes',
+  'min_confidence',
+  'object_min_confidence',
+  'leave_after_s',
+  'clear_s',
+  'depth_start_cm',
+  'depth_end_cm',
+  'coverage_start',
+  'coverage_end',
+  'confirm_s',
+  'update_every_s',
+]
+
+function rank(field: FieldSpec): number {
+  const first = FIRST.indexOf(field.name)
+  if (first >= 0) return first
+  return field.kind === 'json' ? 2000 : 1000
+}
+
+/** The settings fields of an analytic type: the usual ones first, structured (JSON) ones last. */
 export function ruleFields(schema: Json, type: AnalyticType): FieldSpec[] {
   const defs = (schema.$defs ?? {}) as Record<string, Json>
   const def = defs[RULE_DEFS[type]]
   const properties = (def?.properties ?? {}) as Record<string, Json>
-  return Object.entries(properties)
+  const fields = Object.entries(properties)
     .filter(([name]) => !MANAGED.has(name))
     .map(([name, raw]) => fieldOf(schema, name, raw))
+  return fields.map((f, i) => ({ f, i })).sort((a, b) => rank(a.f) - rank(b.f) || a.i - b.i).map(({ f }) => f)
 }
 
 /** The fields of the water gauge other than its shape and marks (min_contrast ...). */
