@@ -152,3 +152,23 @@ def test_a_photo_added_to_an_order_is_a_message(database_url: str) -> None:
     assert [(m.topic, m.op, m.assignee) for m in found] == [("work_order", "photo", "officer1")]
     data = orjson.loads(found[0].data_json)
     assert data["work_order"]["id"] == order_id and data["photos"][0]["uploaded_by"] == "officer1"
+
+
+def test_a_mere_refresh_goes_out_at_most_every_30_seconds_a_change_at_once(database_url: str) -> None:
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        with conn.transaction():
+            ingest_events(conn, "live/store/refresh")
+        incident_id = conn.execute("SELECT id FROM incidents WHERE incident_key = 'live/store/refresh'").fetchone()[0]
+        conn.execute(
+            "UPDATE incidents SET last_seen = to_timestamp(floor(extract(epoch FROM now()) / 30) * 30) WHERE id = %s",
+            (incident_id,),
+        )
+        start = store.head(conn)
+        step = "UPDATE incidents SET last_seen = last_seen + %s::interval, event_count = event_count + 1 WHERE id = %s"
+        conn.execute(step, ("10 seconds", incident_id))  # same 30 s slot: quiet
+        conn.execute(step, ("10 seconds", incident_id))  # still the same slot
+        assert _after(conn, start) == []
+        conn.execute(step, ("15 seconds", incident_id))  # into the next slot: one refresh
+        conn.execute("UPDATE incidents SET severity = 'red' WHERE id = %s", (incident_id,))  # a change: at once
+        found = _after(conn, start)
+    assert [(m.op, orjson.loads(m.data_json)["severity"]) for m in found] == [("updated", "yellow"), ("updated", "red")]
