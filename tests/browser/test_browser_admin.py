@@ -109,6 +109,11 @@ def test_admin_creates_an_officer_with_a_district_and_sees_refusals(browser: Bro
         change.locator(".el-table__expand-icon").click()
         expect(page.get_by_test_id("change-field").filter(has_text="role")).to_contain_text("officer")
 
+        page.get_by_test_id("language").select_option("en")
+        expect(page.get_by_test_id("nav-changes")).to_have_text("Change log")
+        page.get_by_test_id("nav-users").click()
+        expect(page.get_by_test_id("user-create")).to_have_text("New user")
+
 
 def test_admin_imports_grids_after_a_dry_run_that_lists_the_bad_feature(
     browser: Browser, web_stack, hub, tmp_path: Path
@@ -151,6 +156,12 @@ def test_admin_imports_grids_after_a_dry_run_that_lists_the_bad_feature(
         expect(page.get_by_test_id("import-done")).to_be_visible()
         for grid_id in (good, bad):
             assert hub.get(f"/api/v1/admin/grids/{grid_id}").json()["district_id"] == "nj-gulou"
+
+        with page.expect_download() as download:
+            page.get_by_test_id("export-grids").click()
+        assert download.value.suggested_filename.endswith(".geojson")
+        exported = json.loads(Path(download.value.path()).read_text(encoding="utf-8"))
+        assert {good, bad} <= {f["properties"]["grid_id"] for f in exported["features"]}
 
         page.get_by_role("tab", name="网格").click()
         page.get_by_test_id("grid-search").fill(f"imp-{tag}")
@@ -201,6 +212,62 @@ def test_admin_moves_a_grid_corner_with_the_mouse_and_saves(browser: Browser, we
     assert saved["type"] == "Polygon" and len(after) == 5 and after[0] == after[-1]
     moved = [i for i in range(4) if abs(after[i][0] - before[i][0]) + abs(after[i][1] - before[i][1]) > 1e-6]
     assert len(moved) == 1, f"one corner should have moved: {before} -> {after}"
+
+
+def test_admin_draws_a_new_grid_saves_and_deletes_it(browser: Browser, web_stack, hub) -> None:
+    grid_id = f"drawn-{secrets.token_hex(2)}"
+    with browser_session(browser, web_stack.url) as session:
+        page = session.page()
+        _open_admin(page, web_stack, "areas")
+        expect(page.locator("[data-testid=areas-map][data-ready=true]")).to_be_visible()
+        for _ in range(3):  # zoom out: the new grid is drawn in the corner, far from the demo grids
+            page.get_by_role("button", name="Zoom out").click()
+            page.wait_for_timeout(300)
+        page.get_by_test_id("grid-create").click()
+        editor = page.get_by_test_id("grid-editor")
+        expect(editor.get_by_test_id("grid-shape-status")).to_contain_text("依次点击")
+        box = page.get_by_test_id("areas-map").bounding_box()
+        assert box
+        x0, y0 = box["x"] + 80, box["y"] + 80
+        for dx, dy in [(0, 0), (60, 0), (60, 50), (0, 50), (0, 0)]:  # four corners, then the first to finish
+            page.mouse.click(x0 + dx, y0 + dy)
+        expect(editor.get_by_test_id("grid-shape-status")).to_contain_text("共 4 个角点")
+        expect(page.locator(".leaflet-marker-pane .marker-icon:not(.marker-icon-middle)")).to_have_count(4)
+        editor.get_by_test_id("grid-id").fill(grid_id)
+        editor.get_by_test_id("grid-name").fill("画出的网格")
+        editor.get_by_test_id("grid-save").click()
+        expect(editor).to_contain_text(f"编辑网格 {grid_id}")
+        ring = hub.get(f"/api/v1/admin/grids/{grid_id}").json()["polygon"]["coordinates"][0]
+        assert len(ring) == 5 and ring[0] == ring[-1]
+
+        editor.get_by_test_id("grid-delete").click()
+        page.locator(".el-message-box").get_by_role("button", name="删除").click()
+        expect(page.get_by_test_id("grid-editor")).to_have_count(0)
+        assert hub.get(f"/api/v1/admin/grids/{grid_id}").status_code == 404
+
+
+def test_admin_places_a_camera_with_a_click_on_the_map(browser: Browser, web_stack, hub) -> None:
+    camera_id = f"cam-admin-{secrets.token_hex(2)}"
+    assert hub.post("/api/v1/admin/cameras", json={"camera_id": camera_id, "name": "待定位"}).is_success
+    try:
+        with browser_session(browser, web_stack.url) as session:
+            page = session.page()
+            _open_admin(page, web_stack, "cameras")
+            page.get_by_test_id("camera-search").fill(camera_id)
+            page.get_by_test_id("camera-row").filter(has_text=camera_id).get_by_test_id("camera-edit").click()
+            dialog = page.get_by_test_id("camera-dialog")
+            expect(dialog.get_by_test_id("camera-lon").locator("input")).to_have_value("")
+            place_map = dialog.locator("[data-testid=camera-map][data-ready=true]")
+            place_map.click()  # the middle of the map: among the demo grids
+            expect(dialog.get_by_test_id("camera-lon").locator("input")).not_to_have_value("")
+            _pick(page, dialog.get_by_test_id("camera-district"), "nj-gulou")
+            dialog.get_by_test_id("camera-save").click()
+            expect(dialog).to_be_hidden()
+            expect(page.get_by_test_id("camera-row").filter(has_text=camera_id)).to_contain_text("nj-gulou")
+        camera = hub.get(f"/api/v1/admin/cameras/{camera_id}").json()
+        assert camera["district"] == "nj-gulou" and 118 < camera["lon"] < 119 and 31.5 < camera["lat"] < 32.5
+    finally:
+        hub.delete(f"/api/v1/admin/cameras/{camera_id}")
 
 
 def test_admin_adds_a_roster_entry_and_sees_who_is_on_duty(browser: Browser, web_stack, hub) -> None:
@@ -266,9 +333,19 @@ def test_admin_edits_the_sla_file_with_validation(browser: Browser, web_stack, h
             expect(panel.get_by_test_id("rules-dirty")).to_have_count(0)
             expect(panel.get_by_test_id("rules-valid")).to_have_count(0)
             expect(red).to_have_text("16分钟")
-        saved = hub.get("/api/v1/admin/rules/sla.yaml").json()
-        assert "illegal_parking: {red: 16," in saved["text"]
-        assert saved["content"]["kinds"]["illegal_parking"]["red"] == 16
+            saved = hub.get("/api/v1/admin/rules/sla.yaml").json()
+            assert "illegal_parking: {red: 16," in saved["text"]
+            assert saved["content"]["kinds"]["illegal_parking"]["red"] == 16
+
+            # Someone else saves the file meanwhile: this editor's save is refused with the hub's reason.
+            other = saved["text"].replace("illegal_parking: {red: 16,", "illegal_parking: {red: 17,")
+            assert hub.put("/api/v1/admin/rules/sla.yaml", json={"text": other}).is_success
+            editor.fill(saved["text"].replace("illegal_parking: {red: 16,", "illegal_parking: {red: 18,"))
+            panel.get_by_test_id("rules-validate").click()
+            expect(panel.get_by_test_id("rules-valid")).to_be_visible()
+            panel.get_by_test_id("rules-save").click()
+            expect(panel.get_by_test_id("problem-detail")).to_contain_text("changed since you loaded it")
+            assert "illegal_parking: {red: 17," in hub.get("/api/v1/admin/rules/sla.yaml").json()["text"]
     finally:
         _restore_sla(hub, text)
 
