@@ -313,6 +313,10 @@ def test_admin_edits_the_sla_file_with_validation(browser: Browser, web_stack, h
             panel = page.get_by_test_id("rule-file-sla.yaml")
             editor = panel.get_by_test_id("rules-editor")
             expect(editor).to_have_value(text)
+            editor.focus()  # Tab indents inside the editor; Escape then Tab leaves it (no keyboard trap)
+            page.keyboard.press("Escape")
+            page.keyboard.press("Tab")
+            expect(panel.get_by_test_id("rules-validate")).to_be_focused()
 
             editor.fill(text.replace("illegal_parking: {red: 15,", "illegal_parking: {red: -5,"))
             panel.get_by_test_id("rules-validate").click()
