@@ -107,7 +107,7 @@ def bring_up(
         admin_user=settings.admin_user,
         admin_password=secrets.admin_password,
         evidence_dir=paths.evidence_dir,
-        rules_dir=REPO_ROOT / "rules",
+        rules_dir=settings.rules_dir or REPO_ROOT / "rules",
     )
     progress(f"hub: starting (log {paths.log_file('hub')})")
     pid, hub_started = hub_process.start_hub(

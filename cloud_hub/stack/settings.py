@@ -42,6 +42,7 @@ class StackSettings(BaseSettings):
     admin_password: SecretStr | None = Field(None, description="overrides the generated/demo admin password")
     share_group: str = "hub"
     hub_start_timeout_s: float = Field(120.0, gt=0)
+    rules_dir: Path | None = Field(None, description="the hub's rules folder (with hub/); default: the checkout's")
 
     @property
     def hub_url(self) -> str:

@@ -4,6 +4,7 @@ headless Chromium. Never skipped: without the build or the browser the tests fai
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,10 @@ def web_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     state_dir = tmp_path_factory.mktemp("browser-stack")
     env = stack_env(state_dir, os.environ.get("CITYOPS_TEST_DB", "auto"))
     env["CITYOPS_WEB_DIR"] = str(WEB_DIST)
+    # The admin tests edit hub rule files through the API: on a copy, never the checkout's rules/.
+    rules = state_dir / "rules"
+    shutil.copytree(REPO / "rules", rules)
+    env["CITYOPS_RULES_DIR"] = str(rules)
     info = json_of(cityops(["stack", "up", "--json"], env))
     try:
         yield Stack(info, env, state_dir)

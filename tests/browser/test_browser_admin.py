@@ -3,7 +3,7 @@
 file edited with validation. Every change is checked through the hub's API, not only on screen.
 
 The stack is shared by all browser tests: this module only changes what it creates (its own users, grids and
-roster entries, away from the demo grids), and puts rules/hub/sla.yaml back as it was."""
+roster entries, away from the demo grids), and puts sla.yaml back as it was (the stack's hub reads a copy of rules/)."""
 
 from __future__ import annotations
 
@@ -15,12 +15,11 @@ from typing import Any
 
 import httpx
 import pytest
-from browser_support import REPO, assert_accessible, browser_session, login, screenshot
+from browser_support import assert_accessible, browser_session, login, screenshot
 from playwright.sync_api import Browser, Locator, Page, expect
 
 pytestmark = pytest.mark.browser
 
-SLA_FILE = REPO / "rules" / "hub" / "sla.yaml"
 
 
 def _square(west: float, south: float, size: float = 0.004) -> dict[str, Any]:
@@ -355,8 +354,7 @@ def test_admin_edits_the_sla_file_with_validation(browser: Browser, web_stack, h
 
 
 def _restore_sla(hub: httpx.Client, text: str) -> None:
-    """Put sla.yaml back through the API (so this hub reloads it), or on disk when the API cannot."""
+    """Put sla.yaml back through the API (so this hub reloads it) for the tests after this one."""
     restored = hub.put("/api/v1/admin/rules/sla.yaml", json={"text": text})
-    if not restored.is_success:
-        SLA_FILE.write_text(text, encoding="utf-8")
-    assert SLA_FILE.read_text(encoding="utf-8") == text
+    assert restored.is_success, restored.text
+    assert hub.get("/api/v1/admin/rules/sla.yaml").json()["text"] == text
