@@ -240,3 +240,18 @@ describe('checks before asking the hub', () => {
     expect(localProblems(loaded.state, map, 0)).toEqual([])
   })
 })
+
+describe("the hub's 422 problems", () => {
+  it('name their place as a JSON path', async () => {
+    const { problemsOf } = await import('@/apps/technician/api')
+    const body = {
+      detail: 'cameras[0].analytics[0].classes: [] should be non-empty',
+      errors: [
+        { loc: ['body', 'cameras', 0, 'analytics', 0, 'classes'], msg: '[] should be non-empty', type: 'schema.minItems' },
+        { loc: ['body', 'cameras', 0, 'zones'], msg: 'x', type: 't', path: '$.cameras[0].zones' },
+      ],
+    }
+    expect(problemsOf(body, 422).map((p) => p.path)).toEqual(['$.cameras[0].analytics[0].classes', '$.cameras[0].zones'])
+    expect(problemsOf({ detail: 'version 3 is not current' }, 409)).toEqual([{ path: '$', msg: 'version 3 is not current', type: 'http.409' }])
+  })
+})

@@ -132,12 +132,20 @@ export interface ConfigProblem {
   type: string
 }
 
-/** The hub's problem list of a 422 (each with its JSON path), or one problem carrying the detail. */
+/** `["body", "cameras", 0, "zones", 1]` -> `$.cameras[0].zones[1]` (the hub's JSON path notation). */
+export function jsonPath(loc: unknown[]): string {
+  let path = '$'
+  for (const part of loc[0] === 'body' ? loc.slice(1) : loc) path += typeof part === 'number' ? `[${part}]` : `.${String(part)}`
+  return path
+}
+
+/** The hub's problem list of a 422 (each with its JSON path: given, or made from `loc`), or one problem carrying
+ * the detail. */
 export function problemsOf(error: unknown, status: number): ConfigProblem[] {
   const body = (error ?? {}) as { detail?: unknown; errors?: unknown }
   if (Array.isArray(body.errors) && body.errors.length) {
     return body.errors.map((e: Record<string, unknown>) => ({
-      path: String(e.path ?? (Array.isArray(e.loc) ? '$.' + e.loc.slice(1).join('.') : '$')),
+      path: typeof e.path === 'string' ? e.path : Array.isArray(e.loc) ? jsonPath(e.loc) : '$',
       msg: String(e.msg ?? ''),
       type: String(e.type ?? ''),
     }))
