@@ -389,17 +389,50 @@ def test_zone_drawn_on_a_live_snapshot_reaches_the_agent(
     assert rule["type"] == "parking" and rule["dwell_s"] == 12
 
 
-def test_zone_editor_by_keyboard_on_a_tablet(browser: Browser, web_stack: Any, edge_agent: dict[str, Any]) -> None:
+def _drag(page: Page, start: tuple[float, float], end: tuple[float, float]) -> None:
+    canvas = page.get_by_test_id("zone-canvas")
+    box = canvas.bounding_box()
+    assert box is not None
+    width = float(canvas.get_attribute("data-stage-width") or 0)
+    height = float(canvas.get_attribute("data-stage-height") or 0)
+    page.mouse.move(box["x"] + start[0] * width, box["y"] + start[1] * height)
+    page.mouse.down()
+    page.mouse.move(box["x"] + end[0] * width, box["y"] + end[1] * height, steps=8)
+    page.mouse.up()
+
+
+def test_zone_editor_by_pointer_and_keyboard_on_a_tablet(
+    browser: Browser, web_stack: Any, edge_agent: dict[str, Any]
+) -> None:
     with browser_session(browser, web_stack.url, viewport=TABLET, has_touch=True) as session:
         page = session.page()
         _open_editor(page)
+        # A no-parking rectangle (0.35..0.65 x 0.4..0.6), then a water gauge (0.47..0.53 x 0.3..0.7) on top of it.
+        page.get_by_test_id("add-rectangle").click()
         page.get_by_test_id("zone-kind").click()
         page.get_by_role("option", name="水尺").click()
         page.get_by_test_id("add-rectangle").click()
-        gauge = page.get_by_test_id("zone-item").filter(has_text="gauge-1")
-        expect(gauge).to_have_count(1)
+        expect(page.get_by_test_id("zone-item").filter(has_text="gauge-1")).to_have_count(1)
         expect(page.get_by_test_id("gauge-marks")).to_be_visible()
         before = _points(page)
+        assert before == [[0.47, 0.3], [0.53, 0.3], [0.53, 0.7], [0.47, 0.7]]
+
+        # A gauge corner dragged near the rectangle's corner snaps onto it exactly.
+        _drag(page, (0.53, 0.7), (0.654, 0.604))
+        expect(page.get_by_test_id("zone-form").get_by_test_id("zone-point").nth(2)).to_have_class(
+            re.compile("current")
+        )
+        assert _points(page)[2] == [0.65, 0.6]
+        # The whole shape moves when dragged by its inside; undo puts it back.
+        moved_from = _points(page)
+        _drag(page, (0.5, 0.35), (0.55, 0.35))
+        shifted = _points(page)
+        assert all(
+            abs(b[0] - a[0] - 0.05) < 0.004 and abs(b[1] - a[1]) < 0.004
+            for a, b in zip(moved_from, shifted, strict=True)
+        )
+        page.get_by_test_id("undo").click()
+        assert _points(page) == moved_from
 
         # Select the first point and move it by keyboard: a small step, then a big one with Shift.
         page.get_by_test_id("zone-form").get_by_role("button", name="选择第 1 个点").click()
@@ -407,14 +440,14 @@ def test_zone_editor_by_keyboard_on_a_tablet(browser: Browser, web_stack: Any, e
         page.keyboard.press("ArrowRight")
         page.keyboard.press("Shift+ArrowDown")
         moved = _points(page)
-        assert moved[0] == [round(before[0][0] + 0.001, 4), round(before[0][1] + 0.01, 4)]
-        assert moved[1:] == before[1:]
+        assert moved[0] == [0.471, 0.31]
+        assert moved[1:] == moved_from[1:]
 
         page.keyboard.press("Control+z")
         page.keyboard.press("Control+z")
-        assert _points(page) == before
+        assert _points(page) == moved_from
         page.keyboard.press("Control+Shift+z")
-        assert _points(page)[0] == [round(before[0][0] + 0.001, 4), before[0][1]]
+        assert _points(page)[0] == [0.471, 0.3]
         screenshot(page, "technician-zone-editor-tablet")
 
 
