@@ -48,6 +48,7 @@ from cloud_hub.api.routes import devices as device_routes
 from cloud_hub.api.routes import events as event_routes
 from cloud_hub.api.routes import evidence as evidence_routes
 from cloud_hub.api.routes import models as model_routes
+from cloud_hub.api.routes import webhooks as webhook_routes
 from cloud_hub.api.routes import work_order_photos as work_order_photo_routes
 from cloud_hub.api.security_headers import SecurityHeadersMiddleware, tile_origin
 from cloud_hub.api.web import mount_web
@@ -62,6 +63,7 @@ from cloud_hub.seed.demo import seed_demo
 from cloud_hub.store.capabilities import Capabilities
 from cloud_hub.store.db import create_pool
 from cloud_hub.store.migrations import migrate
+from cloud_hub.webhooks.worker import start_webhooks
 
 log = logging.getLogger("cloud_hub")
 
@@ -134,6 +136,8 @@ class HubRuntime:
             self.grids = GridDirectory.load(conn)
         log.info("grid index: %d grids", len(self.grids.index))
         self._stops.append(start_lifecycle(settings, report.capabilities))  # policies, rollups, retention
+        if settings.scheduler:  # outgoing webhooks: a sender thread of its own, never on the ingest or API path
+            self._stops.append(start_webhooks(self.pool))
         if settings.live:
             self.live = relay_for(settings.database_url)
             self.live.start()
@@ -224,6 +228,7 @@ def create_app(settings: HubSettings) -> FastAPI:
     for module in (admin_districts, admin_grids, admin_geo, admin_rosters, admin_users, admin_cameras, admin_rules,
                    admin_changes):  # fmt: skip
         app.include_router(module.router)
+    app.include_router(webhook_routes.router)  # outgoing webhooks (admin)
     install_problem_handlers(app)  # RFC 9457 application/problem+json for every error
     mount_web(app, settings.web_dir)  # last: the apps' history routes must not shadow the API
     return app

@@ -14,7 +14,7 @@ from pydantic import BaseModel
 
 from cloud_hub.auth.users import User
 
-Entity = Literal["district", "grid", "roster", "user", "camera", "rules"]
+Entity = Literal["district", "grid", "roster", "user", "camera", "rules", "webhook", "report_client"]
 
 
 class AdminChange(BaseModel):

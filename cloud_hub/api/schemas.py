@@ -55,7 +55,7 @@ class IncidentWorkOrderSummary(BaseModel):
 
 class IncidentPublic(BaseModel):
     id: int
-    device_id: str
+    device_id: str | None = Field(description="null for an incident a citizen reported (12345 hotline)")
     incident_key: str
     kind: str
     subtype: str | None
@@ -67,8 +67,8 @@ class IncidentPublic(BaseModel):
     lat: float | None
     grid_id: str | None
     district: str | None
-    first_event_id: UUID
-    last_event_id: UUID
+    first_event_id: UUID | None = Field(description="null for a citizen's report, which has no events")
+    last_event_id: UUID | None
     evidence_event_id: UUID | None
     first_seen: datetime
     last_seen: datetime
