@@ -1,4 +1,4 @@
-"""Hub-side subcommands of `cityops`: stack, demo, hub, db, device.
+"""Hub-side subcommands of `cityops`: stack, demo, hub, db, audit, device.
 
 Only the standard library is imported here; each handler imports its implementation when it runs.
 """
@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import importlib
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 
@@ -90,6 +91,31 @@ def register(sub: argparse._SubParsersAction) -> None:
     migrate.add_argument("--database-url", default=None, help="default CITYOPS_DATABASE_URL")
     _add_json(migrate)
     migrate.set_defaults(func=_lazy("cloud_hub.store.migrations:migrate_command"))
+
+    audit = sub.add_parser("audit", help="the tamper-evident audit log (docs/audit.md)")
+    audit_sub = audit.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
+    verify = audit_sub.add_parser(
+        "verify",
+        help="recompute every chain's hashes; exit 1 naming the first changed, removed or inserted entry per chain",
+        description="Walks each audit chain in seq order and recomputes every entry's SHA-256. Exit 0: intact (a "
+        "summary with each chain's head); 1: tampering found, the first changed, removed or inserted entry of each "
+        "affected chain named; 2: the check could not run.",
+    )
+    verify.add_argument("--database-url", default=None, help="default CITYOPS_DATABASE_URL")
+    verify.add_argument("--chain", default=None, metavar="NAME", help="only this chain (e.g. admin, work_orders/03)")
+    verify.add_argument(
+        "--anchor",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="a saved `cityops audit head --json`: its entries must still be there with the same hashes",
+    )
+    _add_json(verify)
+    verify.set_defaults(func=_lazy("cloud_hub.audit.commands:verify_command"))
+    head = audit_sub.add_parser("head", help="each chain's latest (seq, hash), to anchor outside the database")
+    head.add_argument("--database-url", default=None, help="default CITYOPS_DATABASE_URL")
+    _add_json(head)
+    head.set_defaults(func=_lazy("cloud_hub.audit.commands:head_command"))
 
     device = sub.add_parser("device", help="edge boxes and sensors")
     device_sub = device.add_subparsers(dest="device_command", metavar="ACTION", required=True)

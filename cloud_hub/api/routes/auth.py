@@ -24,6 +24,7 @@ from fastapi.security import OAuth2PasswordRequestForm
 from cloud_hub.api.deps import ConnDep, CurrentUser, SettingsDep
 from cloud_hub.api.problems import problem_response
 from cloud_hub.api.schemas import RefreshRequest, Token, UserPublic
+from cloud_hub.audit.store import record_failed_login, record_login
 from cloud_hub.auth.scope import load_scope
 from cloud_hub.auth.security import create_access_token
 from cloud_hub.auth.sessions import (
@@ -144,6 +145,7 @@ def login_for_token(
     conn.commit()
     user = authenticate(conn, form.username, form.password)
     if user is None:
+        record_failed_login(conn, form.username, client)  # audit log; committed, as the 401 rolls back
         # One message for unknown user and wrong password, so the answer does not reveal which names exist.
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
@@ -151,6 +153,7 @@ def login_for_token(
             headers={"WWW-Authenticate": "Bearer"},
         )
     login_succeeded(conn, attempt)
+    record_login(conn, user, client)  # audit log, with this transaction
     issued = start_session(conn, user.username, settings.refresh_ttl_s, now, client)
     return _answer(settings, request, response, user, issued, now)
 
