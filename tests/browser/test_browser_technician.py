@@ -389,6 +389,38 @@ def test_zone_drawn_on_a_live_snapshot_reaches_the_agent(
     assert rule["type"] == "parking" and rule["dwell_s"] == 12
 
 
+def _push(page: Page) -> None:
+    page.get_by_test_id("push-config").click()
+    dialog = page.get_by_test_id("fresh-check")
+    expect(dialog.get_by_test_id("zone-canvas")).to_be_visible(timeout=45_000)
+    dialog.get_by_test_id("fresh-confirm").click()
+    dialog.get_by_test_id("confirm-push").click()
+
+
+def test_a_refused_configuration_shows_the_boxs_reason(
+    browser: Browser, web_stack: Any, edge_agent: dict[str, Any]
+) -> None:
+    with browser_session(browser, web_stack.url, viewport=LAPTOP) as session:
+        page = session.page()
+        _open_editor(page)
+        page.get_by_test_id("add-rectangle").click()
+        page.get_by_test_id("field-classes").locator(".el-select__wrapper").click()
+        page.keyboard.type("unicorn")  # valid for the schema, but no class of the box's model
+        page.keyboard.press("Enter")
+        expect(page.get_by_test_id("field-classes")).to_contain_text("unicorn")
+        _push(page)
+        badge = page.get_by_test_id("applied-version")
+        expect(badge).to_have_attribute("data-state", "refused", timeout=60_000)
+        expect(page.get_by_test_id("config-refusal")).to_contain_text("unicorn")
+
+        # Without the bad zone the next version is applied, and the refusal is gone.
+        page.get_by_test_id("zone-item").last.click()  # the rectangle added above
+        page.get_by_test_id("zone-remove").click()
+        _push(page)
+        expect(badge).to_have_attribute("data-state", "applied", timeout=60_000)
+        expect(page.get_by_test_id("config-refusal")).to_have_count(0)
+
+
 def _drag(page: Page, start: tuple[float, float], end: tuple[float, float]) -> None:
     canvas = page.get_by_test_id("zone-canvas")
     box = canvas.bounding_box()
