@@ -29,10 +29,12 @@ export function deviceIcon(kind: 'camera' | 'sensor', health: Health): L.DivIcon
   })
 }
 
-/** Test id, label and data attributes on a marker's element (again after each setIcon, which may replace it). */
+/** Test id, label and data attributes on a marker's element (again after each setIcon, which may replace it).
+ * Markers without a keyboard role (devices: their list is the keyboard's way) are labelled pictures. */
 export function label(marker: L.Marker, testid: string, text: string, data: Record<string, string> = {}): void {
   const el = marker.getElement()
   if (!el) return
+  if (!el.getAttribute('role')) el.setAttribute('role', 'img')
   el.dataset.testid = testid
   el.setAttribute('aria-label', text)
   for (const [k, v] of Object.entries(data)) el.dataset[k] = v

@@ -1,5 +1,5 @@
 // Live-channel helpers for components: subscriptions that end with the component, and batched repaints.
-import { getCurrentInstance, onBeforeUnmount } from 'vue'
+import { getCurrentInstance, onBeforeUnmount, watch } from 'vue'
 import type { LiveMessage, Topic } from '@/live/channel'
 import { live } from '../live'
 
@@ -24,4 +24,23 @@ export function coalesce(fn: () => void, ms = 100): () => void {
 /** The message text of a failed request. */
 export function errorText(error: unknown): string {
   return error instanceof Error ? error.message : String(error)
+}
+
+/**
+ * Closes the gap between a REST load and the live stream: a load made while the channel was not live (before its
+ * first `hello`, which streams only from then on) may miss what changed in between, so `reload` runs again once the
+ * channel is live. Call the returned function when a load starts.
+ */
+export function reloadOnceLive(reload: () => void): () => void {
+  let blind = false
+  const stop = watch(live.state, (state) => {
+    if (state === 'live' && blind) {
+      blind = false
+      reload()
+    }
+  })
+  if (getCurrentInstance()) onBeforeUnmount(stop)
+  return () => {
+    blind = live.state.value !== 'live'
+  }
 }

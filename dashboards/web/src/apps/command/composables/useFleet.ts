@@ -6,7 +6,7 @@ import { api, unwrap } from '@/api/client'
 import type { DeviceState } from '../model/fleet'
 import { Fleet } from '../model/fleet'
 import { useNow } from '@/shared/time'
-import { coalesce, errorText, onLive } from './live'
+import { coalesce, errorText, onLive, reloadOnceLive } from './live'
 
 export function useFleet() {
   const fleet = new Fleet()
@@ -16,7 +16,10 @@ export function useFleet() {
   const now = useNow(15_000)
   const repaint = coalesce(() => version.value++)
 
+  const started = reloadOnceLive(() => void reload())
+
   async function reload(): Promise<void> {
+    started()
     try {
       const [cameras, sensors] = await Promise.all([
         api.GET('/api/v1/cameras/map', { params: { query: { limit: 5000 } } }).then(unwrap),

@@ -5,8 +5,8 @@ import { computed, ref, shallowRef, watch, type Ref } from 'vue'
 import { api, unwrap } from '@/api/client'
 import type { LiveMessage } from '@/live/channel'
 import { apiQuery } from '../model/filters'
-import { IncidentSet, type Incident, type IncidentFilter, type IncidentSort, type LiveWorkOrder } from '../model/incidents'
-import { coalesce, errorText, onLive } from './live'
+import { IncidentSet, liveOrder, type Incident, type IncidentFilter, type IncidentSort } from '../model/incidents'
+import { coalesce, errorText, onLive, reloadOnceLive } from './live'
 
 export function useIncidents(filter: Ref<IncidentFilter>, sort: Ref<IncidentSort>, pageSize = 500) {
   const set = new IncidentSet(filter.value, sort.value)
@@ -25,10 +25,8 @@ export function useIncidents(filter: Ref<IncidentFilter>, sort: Ref<IncidentSort
       return
     }
     const now = Date.now()
-    const change =
-      message.topic === 'incident'
-        ? set.applyIncident(message.data, now)
-        : set.applyWorkOrder((message.data as { work_order: LiveWorkOrder }).work_order, now)
+    const order = message.topic === 'work_order' ? liveOrder(message.data) : null
+    const change = order ? set.applyWorkOrder(order, now) : message.topic === 'incident' ? set.applyIncident(message.data, now) : null
     if (!change) return
     if (message.topic === 'incident') lastChange.value = { id: Number(message.data.id), change }
     repaint()
@@ -39,7 +37,10 @@ export function useIncidents(filter: Ref<IncidentFilter>, sort: Ref<IncidentSort
     return unwrap(await api.GET('/api/v1/incidents', { params: { query } }))
   }
 
+  const started = reloadOnceLive(() => void reload())
+
   async function reload(): Promise<void> {
+    started()
     const mine = ++generation
     set.filter = filter.value
     set.sort = sort.value

@@ -3,9 +3,9 @@
 import { computed, ref } from 'vue'
 import { api, unwrap } from '@/api/client'
 import { useNow } from '@/shared/time'
-import type { LiveWorkOrder } from '../model/incidents'
+import { liveOrder, type LiveWorkOrder } from '../model/incidents'
 import { OPEN_STATUSES, OrderBoard, type Order } from '../model/orders'
-import { coalesce, errorText, onLive } from './live'
+import { coalesce, errorText, onLive, reloadOnceLive } from './live'
 
 export function useOrders() {
   const board = new OrderBoard()
@@ -22,7 +22,10 @@ export function useOrders() {
     else if (board.apply(order)) repaint()
   }
 
+  const started = reloadOnceLive(() => void reload())
+
   async function reload(): Promise<void> {
+    started()
     buffered = []
     loading.value = true
     try {
@@ -45,7 +48,10 @@ export function useOrders() {
     }
   }
 
-  onLive('work_order', (m) => apply((m.data as { work_order: LiveWorkOrder }).work_order))
+  onLive('work_order', (m) => {
+    const order = liveOrder(m.data)
+    if (order) apply(order)
+  })
   onLive('resync', () => void reload())
   void reload()
 

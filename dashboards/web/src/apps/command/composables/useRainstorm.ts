@@ -1,6 +1,6 @@
 // The hub-wide rainstorm mode (GET/POST /api/v1/modes/rainstorm), one state for every screen of the app, kept
 // current by `mode` messages (another commander may switch it).
-import { ref } from 'vue'
+import { ref, watch } from 'vue'
 import { api, unwrap, type Schemas } from '@/api/client'
 import { live } from '../live'
 import { errorText } from './live'
@@ -35,6 +35,15 @@ export function useRainstorm() {
       if (m.data.name === 'rainstorm') mode.value = m.data as unknown as Mode
     })
     live.on('resync', () => void load())
+    // Loaded before the channel was up: load again once it is, so a switch in between is not missed.
+    const loadedLive = live.state.value === 'live'
+    if (!loadedLive) {
+      const stop = watch(live.state, (state) => {
+        if (state !== 'live') return
+        stop()
+        void load()
+      })
+    }
     void load()
   }
   return { mode, error, switchTo, reload: load }

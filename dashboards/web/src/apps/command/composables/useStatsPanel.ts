@@ -5,7 +5,7 @@ import type { Topic } from '@/live/channel'
 import { live } from '../live'
 import { dataAsOf, debounce } from '../model/freshness'
 import { resolveRange, type Span, type TimeRange } from '../model/timeRange'
-import { errorText, onLive } from './live'
+import { errorText, onLive, reloadOnceLive } from './live'
 
 const QUIET_MS = 1_500 // refetch once the channel has been quiet this long...
 const AT_MOST_MS = 10_000 // ...or this long after the first message of a storm
@@ -19,7 +19,10 @@ export function useStatsPanel<T>(range: Ref<TimeRange>, topics: Topic[], load: (
   const pending = ref(false)
   let generation = 0
 
+  const started = reloadOnceLive(() => void refresh())
+
   async function refresh(): Promise<void> {
+    started()
     const mine = ++generation
     pending.value = false
     loading.value = true

@@ -177,7 +177,7 @@ export function falseAlarmChart(
   const option: EChartsOption = {
     ...base,
     tooltip: { trigger: 'axis', confine: true, valueFormatter: (v) => `${v} %` },
-    grid: { ...(base.grid as object), top: 8 },
+    grid: { ...(base.grid as object), top: 8, left: 16, right: 24 },
     xAxis: { type: 'value', min: 0, max: 100, axisLabel: { formatter: '{value} %' } },
     yAxis: { type: 'category', data: names, inverse: true },
     series: [{ type: 'bar', name: '%', data: rates, cursor: by === 'camera' ? 'pointer' : 'default' }],

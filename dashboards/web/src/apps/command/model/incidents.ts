@@ -40,6 +40,12 @@ export interface LiveWorkOrder {
   [key: string]: unknown
 }
 
+/** The order of a `work_order` message ({work_order, steps, ...}); null for a message without one. */
+export function liveOrder(data: Record<string, unknown>): LiveWorkOrder | null {
+  const order = data.work_order as LiveWorkOrder | undefined
+  return order && typeof order.id === 'number' ? order : null
+}
+
 /** The incident list's filters (the URL query of /command/incidents, see filters.ts). */
 export interface IncidentFilter {
   status: string[]
