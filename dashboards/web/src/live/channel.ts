@@ -50,6 +50,7 @@ export class LiveChannel {
     if (!this.stopped) return
     this.stopped = false
     window.addEventListener('online', this.reopenNow)
+    window.addEventListener('offline', this.dropNow)
     document.addEventListener('visibilitychange', this.onVisible)
     this.watchdog = setInterval(() => {
       const last = this.lastActivity.value
@@ -61,6 +62,7 @@ export class LiveChannel {
   stop(): void {
     this.stopped = true
     window.removeEventListener('online', this.reopenNow)
+    window.removeEventListener('offline', this.dropNow)
     document.removeEventListener('visibilitychange', this.onVisible)
     clearInterval(this.watchdog)
     clearTimeout(this.staleTimer)
@@ -80,6 +82,16 @@ export class LiveChannel {
     this.source = null
     this.markStale()
     void this.open()
+  }
+
+  // The browser knows the network is gone: the stream is dead even if no error has reached it yet (a half-open
+  // connection can stay silent until the watchdog notices), so the banner shows now; 'online' reopens at once.
+  private dropNow = (): void => {
+    if (this.stopped) return
+    this.source?.close()
+    this.source = null
+    this.markStale()
+    this.scheduleReopen()
   }
 
   private markStale(): void {
