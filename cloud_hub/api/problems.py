@@ -126,11 +126,14 @@ def problem_body(
 
 
 def _error_item(error: Mapping[str, Any]) -> dict[str, Any]:
-    return {
+    item = {
         "loc": [part if isinstance(part, int) else str(part) for part in error.get("loc", ())],
         "msg": str(error.get("msg", "")),
         "type": str(error.get("type", "value_error")),
     }
+    if isinstance(error.get("path"), str):  # a JSON path some validators add (e.g. the camera-rules schema)
+        item["path"] = error["path"]
+    return item
 
 
 def _field(loc: Sequence[Any]) -> str:

@@ -46,7 +46,7 @@ class Subscription:
 
 def enrich(message: LiveMessage, now: datetime) -> LiveMessage:
     """Device messages carry the status operators see (online, stale, offline, never_seen), computed once here."""
-    if message.topic != "device":
+    if message.topic != "device" or message.op == "command":  # a command's answer is not a device row
         return message
     row = orjson.loads(message.data_json)
     for key in ("last_seen", "state_ts", "created_at", "provisioned_at"):

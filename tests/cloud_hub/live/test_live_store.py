@@ -172,3 +172,17 @@ def test_a_mere_refresh_goes_out_at_most_every_30_seconds_a_change_at_once(datab
         conn.execute("UPDATE incidents SET severity = 'red' WHERE id = %s", (incident_id,))  # a change: at once
         found = _after(conn, start)
     assert [(m.op, orjson.loads(m.data_json)["severity"]) for m in found] == [("updated", "yellow"), ("updated", "red")]
+
+
+def test_a_command_result_is_a_device_message(database_url: str) -> None:
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        start = store.head(conn)
+        conn.execute(
+            "INSERT INTO cmd_results (device_id, cmd_id, ok, detail, payload) VALUES ('live-dev-9', 'c-1', true,"
+            " 'pong', '{}')"
+        )
+        found = _after(conn, start)
+    assert [(m.topic, m.op, m.device_id) for m in found] == [("device", "command", "live-dev-9")]
+    assert orjson.loads(found[0].data_json) | {"received_at": None} == {
+        "device_id": "live-dev-9", "cmd_id": "c-1", "ok": True, "detail": "pong", "received_at": None,
+    }  # fmt: skip

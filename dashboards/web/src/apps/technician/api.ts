@@ -1,10 +1,11 @@
 // The technician app's calls to the hub beyond plain lists: device commands and their results, snapshots as
 // pictures, and the desired configuration with the hub's validation problems.
 //
-// A command's result is not on the live channel (the hub streams device rows, not command rows), so after sending
-// one the app asks for that one command until the box has answered: a bounded wait for a reply (a few seconds,
-// backing off), never a polling loop over live data.
+// A command's answer is pushed by the live channel (`device` message, op `command`, as soon as the hub stores it):
+// the app reads the command once when it starts waiting (it may have been answered already) and once when the push
+// names it; no asking in a loop. After the timeout a last read decides.
 import { api, ApiError, rawFetch, unwrap, type Schemas } from '@/api/client'
+import { live } from './live'
 
 export type CommandPublic = Schemas['CommandPublic']
 export type CommandSent = Schemas['CommandSent']
@@ -37,23 +38,33 @@ export interface WaitOptions {
   signal?: AbortSignal
 }
 
+async function readCommand(deviceId: string, cmdId: string, signal?: AbortSignal): Promise<CommandPublic> {
+  return unwrap(
+    await api.GET('/api/v1/devices/{device_id}/commands/{cmd_id}', {
+      params: { path: { device_id: deviceId, cmd_id: cmdId } },
+      signal,
+    }),
+  )
+}
+
 /** The command once the box has answered it (ok or failed); CommandTimeout when it has not within `timeoutMs`. */
 export async function waitForCommand(deviceId: string, cmdId: string, options: WaitOptions = {}): Promise<CommandPublic> {
   const timeoutMs = options.timeoutMs ?? 30_000
-  const deadline = Date.now() + timeoutMs
-  const longest = timeoutMs > 60_000 ? 5_000 : 2_000 // a model download takes minutes: ask less often
-  let delay = 300
-  for (;;) {
-    const command = unwrap(
-      await api.GET('/api/v1/devices/{device_id}/commands/{cmd_id}', {
-        params: { path: { device_id: deviceId, cmd_id: cmdId } },
-        signal: options.signal,
-      }),
-    )
-    if (command.status !== 'pending') return command
-    if (Date.now() + delay > deadline) throw new CommandTimeout(cmdId)
-    await sleep(delay, options.signal)
-    delay = Math.min(delay * 1.6, longest)
+  let answered: () => void = () => undefined
+  const pushed = new Promise<void>((resolve) => (answered = resolve))
+  const stop = live.on('device', (message) => {
+    if (message.op === 'command' && message.data.cmd_id === cmdId && message.data.device_id === deviceId) answered()
+  })
+  try {
+    const first = await readCommand(deviceId, cmdId, options.signal)
+    if (first.status !== 'pending') return first
+    const aborted = new Promise<never>((_, reject) => options.signal?.addEventListener('abort', () => reject(options.signal?.reason)))
+    await Promise.race([pushed, sleep(timeoutMs, options.signal), aborted])
+    const command = await readCommand(deviceId, cmdId, options.signal)
+    if (command.status === 'pending') throw new CommandTimeout(cmdId)
+    return command
+  } finally {
+    stop()
   }
 }
 
