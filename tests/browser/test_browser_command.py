@@ -43,7 +43,7 @@ def _jpeg() -> bytes:
     return out.getvalue()
 
 
-def publish_incident(stack: Any, label: str, kind: str = "illegal_parking") -> dict[str, Any]:
+def publish_incident(stack: Any, label: str, kind: str = "illegal_parking", **fields: Any) -> dict[str, Any]:
     """A new edge device in officer1's grid reports one situation over MQTT, with its evidence picture over HTTP
     (protocol v1); answers the incident and work order as the hub made them."""
     device_id = f"cmd-{label}-{uuid.uuid4().hex[:6]}"
@@ -52,19 +52,19 @@ def publish_incident(stack: Any, label: str, kind: str = "illegal_parking") -> d
     camera = f"{device_id}-cam"
     picture = _jpeg()
     sha = hashlib.sha256(picture).hexdigest()
-    event = event_dict(
-        1,
-        kind=kind,
-        camera_id=camera,
-        incident_key=f"{camera}/zone-a/track-1",
-        zone_id="zone-a",
-        confidence=0.91,
-        location=place,
-        measurements={"dwell_s": 312.0},
-        model={"name": "yolox_nano", "version": "0.1.1", "sha256": "ab" * 32},
-        rule={"id": "parking.no_parking", "version": 3},
-        evidence={"sha256": sha, "content_type": "image/jpeg", "bytes": len(picture)},
-    )
+    details: dict[str, Any] = {
+        "kind": kind,
+        "camera_id": camera,
+        "incident_key": f"{camera}/zone-a/track-1",
+        "zone_id": "zone-a",
+        "confidence": 0.91,
+        "location": place,
+        "measurements": {"dwell_s": 312.0},
+        "model": {"name": "yolox_nano", "version": "0.1.1", "sha256": "ab" * 32},
+        "rule": {"id": "parking.no_parking", "version": 3},
+        "evidence": {"sha256": sha, "content_type": "image/jpeg", "bytes": len(picture)},
+    }
+    event = event_dict(1, **{**details, **fields})
     device = MqttDevice(credentials)
     try:
         device.publish("events", event_batch(device_id, [event]))
@@ -112,11 +112,15 @@ def test_a_published_event_appears_on_the_map_and_in_the_list_without_a_reload(b
         expect(page.get_by_test_id("map-panel").locator(".leaflet-container")).to_be_visible()
         page.evaluate("window.__notReloaded = true")  # gone if the page were reloaded
 
-        first = publish_incident(web_stack, "map")
+        # A rat in a kitchen (red) and a flooded street (orange), as edge boxes report them.
+        first = publish_incident(web_stack, "map", kind="kitchen_violation", subtype="rodent")
         incident_id = first["incident"]["id"]
         expect(marker(page, incident_id)).to_be_visible()
-        expect(marker(page, incident_id)).to_have_attribute("aria-label", re.compile("违法停车"))
+        expect(marker(page, incident_id)).to_have_attribute("data-severity", "red")
+        expect(marker(page, incident_id)).to_have_attribute("aria-label", re.compile("红色 · 后厨违规"))
         expect(page.locator(f'[data-testid="map-list-incident"][data-incident-id="{incident_id}"]')).to_be_visible()
+        flood = publish_incident(web_stack, "flood", kind="waterlogging", measurements={"water_depth_cm": 28.0})
+        expect(marker(page, flood["incident"]["id"])).to_have_attribute("data-severity", "orange")
         for panel in ("kpi-open-incidents", "kpi-work-orders", "kpi-sla", "kpi-false-alarms", "kpi-fleet"):
             expect(page.get_by_test_id(panel).get_by_test_id("data-age")).to_be_visible()
         expect(page.get_by_test_id("kpi-open-incidents-total")).not_to_have_text("—")
@@ -252,7 +256,8 @@ def test_rainstorm_mode_is_switched_with_a_note_and_reaches_the_wall(browser: Br
 
 
 def test_wall_fits_any_screen_and_shows_the_stale_banner_while_the_channel_is_down(browser: Browser, web_stack) -> None:
-    publish_incident(web_stack, "wall")
+    # Street vending for over an hour: orange. (Not waterlogging: floods within 150 m merge into one incident.)
+    publish_incident(web_stack, "wall", kind="road_occupation", measurements={"dwell_s": 4000.0})
     with browser_session(browser, web_stack.url, viewport=WALL) as session:
         page = session.page()
         open_command(page, "/command/wall")

@@ -50,9 +50,13 @@ export function useOfficers() {
   return { officers }
 }
 
-/** "Officer One (officer1)" or the username. */
+/** "Wang Fang (officer1)", or the username alone when there is no other name. */
 export function personLabel(username: string | null | undefined): string {
   if (!username) return '—'
-  const known = officers.value.find((o) => o.username === username)
-  return known?.display_name ? `${known.display_name} (${username})` : username
+  return optionLabel(officers.value.find((o) => o.username === username) ?? { username })
+}
+
+export function optionLabel(person: { username: string; display_name?: string | null }): string {
+  const name = person.display_name?.trim()
+  return name && name !== person.username ? `${name} (${person.username})` : person.username
 }
