@@ -101,6 +101,16 @@ def open_command(page: Page, path: str = "/command/") -> None:
         expect(page.get_by_test_id("live-state")).to_have_class(LIVE, timeout=30_000)
 
 
+def settled(page: Page) -> None:
+    """Before a screenshot: the open-incident KPI agrees with the map's list (its debounced refetch is done) and
+    every chart has finished drawing."""
+    expect(page.get_by_test_id("kpi-open-incidents-total")).to_have_text(
+        str(page.get_by_test_id("map-list-incident").count())
+    )
+    for chart in page.locator(".chart[data-rendered]").all():
+        expect(chart).to_have_attribute("data-rendered", "true")
+
+
 def marker(page: Page, incident_id: int) -> Locator:
     return page.locator(f'[data-testid="incident-marker"][data-incident-id="{incident_id}"]')
 
@@ -123,7 +133,7 @@ def test_a_published_event_appears_on_the_map_and_in_the_list_without_a_reload(b
         expect(marker(page, flood["incident"]["id"])).to_have_attribute("data-severity", "orange")
         for panel in ("kpi-open-incidents", "kpi-work-orders", "kpi-sla", "kpi-false-alarms", "kpi-fleet"):
             expect(page.get_by_test_id(panel).get_by_test_id("data-age")).to_be_visible()
-        expect(page.get_by_test_id("kpi-open-incidents-total")).not_to_have_text("—")
+        settled(page)
         screenshot(page, "command-overview-laptop")
         assert_accessible(page)
 
@@ -276,6 +286,7 @@ def test_wall_fits_any_screen_and_shows_the_stale_banner_while_the_channel_is_do
                 arg=[size["width"], size["height"]],
             )
         page.set_viewport_size(WALL)
+        settled(page)
         screenshot(page, "command-wall")
 
         page.route("**/api/v1/live**", lambda route: route.abort())
