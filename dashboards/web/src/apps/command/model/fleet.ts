@@ -62,18 +62,19 @@ export interface MapSensor {
 /** The fleet as the map shows it: cameras (from /cameras/map) and placed sensors (from /devices?kind=sensor). */
 export class Fleet {
   private cameras = new Map<string, Camera>()
+  private cameraDevices = new Set<string>() // devices with a camera on the map: only their messages matter
   private states = new Map<string, DeviceState>() // devices heard of live, or loaded with their full state
 
   reset(cameras: Camera[], sensors: Device[]): void {
     this.cameras = new Map(cameras.map((c) => [c.camera_id, c]))
+    this.cameraDevices = new Set(cameras.flatMap((c) => (c.device_id ? [c.device_id] : [])))
     this.states = new Map(sensors.map((s) => [s.device_id, { ...s, kind: s.kind }]))
   }
 
   /** A `device` message; true when something on the map may change. */
   applyDevice(state: DeviceState): boolean {
-    const known = this.states.has(state.device_id)
-    const camerasOfIt = [...this.cameras.values()].some((c) => c.device_id === state.device_id)
-    if (!known && !camerasOfIt && state.kind !== 'sensor') return false
+    const known = this.states.has(state.device_id) || this.cameraDevices.has(state.device_id)
+    if (!known && state.kind !== 'sensor') return false
     this.states.set(state.device_id, { ...this.states.get(state.device_id), ...state })
     return true
   }
