@@ -47,9 +47,13 @@ describe('Fleet', () => {
     const fleet = new Fleet()
     fleet.reset([camera()], [])
     expect(fleet.mapCameras(NOW)[0].health).toBe('ok')
-    expect(fleet.applyDevice({ device_id: 'edge-1', kind: 'edge', online: false, last_seen: ago(3), health: null })).toBe(true)
+    expect(fleet.applyDevice('offline', { device_id: 'edge-1', kind: 'edge', online: false, last_seen: ago(3), health: null })).toBe(true)
     expect(fleet.mapCameras(NOW)[0]).toMatchObject({ status: 'offline', health: 'down' })
-    expect(fleet.applyDevice({ device_id: 'edge-9', kind: 'edge', online: true, last_seen: null, health: null })).toBe(false)
+    expect(fleet.applyDevice('online', { device_id: 'edge-9', kind: 'edge', online: true, last_seen: null, health: null })).toBe(false)
+    // A command's answer is no device row: it changes nothing.
+    const answer = { device_id: 'edge-1', cmd_id: 'c1', ok: true } as unknown as Parameters<Fleet['applyDevice']>[1]
+    expect(fleet.applyDevice('command', answer)).toBe(false)
+    expect(fleet.mapCameras(NOW)[0].status).toBe('offline')
   })
 
   it('opens and closes a camera fault from camera_fault incidents', () => {
@@ -67,10 +71,13 @@ describe('Fleet', () => {
     const fleet = new Fleet()
     const sensor = { device_id: 's-1', kind: 'sensor', lon: 118.8, lat: 32.0, online: true, last_seen: ago(5), health: null } as Device
     fleet.reset([], [sensor])
-    expect(fleet.applyDevice({ device_id: 's-2', kind: 'sensor', lon: 118.81, lat: 32.01, online: false, last_seen: null, health: null })).toBe(true)
+    const s2 = { device_id: 's-2', kind: 'sensor', lon: 118.81, lat: 32.01, online: false, last_seen: null, health: null }
+    expect(fleet.applyDevice('provisioned', s2)).toBe(true)
     expect(fleet.mapSensors(NOW).map((s) => [s.device_id, s.status])).toEqual([
       ['s-1', 'online'],
       ['s-2', 'never_seen'],
     ])
+    expect(fleet.applyDevice('retired', s2)).toBe(true)
+    expect(fleet.mapSensors(NOW).map((s) => s.device_id)).toEqual(['s-1'])
   })
 })

@@ -34,7 +34,7 @@ export function useFleet() {
     }
   }
 
-  onLive('device', (m) => fleet.applyDevice(m.data as unknown as DeviceState) && repaint())
+  onLive('device', (m) => fleet.applyDevice(m.op, m.data as unknown as DeviceState) && repaint())
   onLive('incident', (m) => fleet.applyIncident(m.data as Parameters<Fleet['applyIncident']>[0]) && repaint())
   onLive('resync', () => void reload())
   void reload()

@@ -19,6 +19,7 @@ export interface DeviceState {
   lat?: number | null
 }
 
+const ROW_OPS: ReadonlySet<string> = new Set(['provisioned', 'online', 'offline', 'health', 'retired'])
 const DEFAULT_HEALTH_INTERVAL_S = 30
 const STALE_AFTER_INTERVALS = 3
 
@@ -71,8 +72,11 @@ export class Fleet {
     this.states = new Map(sensors.map((s) => [s.device_id, { ...s, kind: s.kind }]))
   }
 
-  /** A `device` message; true when something on the map may change. */
-  applyDevice(state: DeviceState): boolean {
+  /** A `device` message (op provisioned, online, offline, health or retired carry the device's row; command
+   * answers do not); true when something on the map may change. */
+  applyDevice(op: string, state: DeviceState): boolean {
+    if (!ROW_OPS.has(op)) return false
+    if (op === 'retired') return this.states.delete(state.device_id)
     const known = this.states.has(state.device_id) || this.cameraDevices.has(state.device_id)
     if (!known && state.kind !== 'sensor') return false
     this.states.set(state.device_id, { ...this.states.get(state.device_id), ...state })
