@@ -16,10 +16,15 @@ log = logging.getLogger(__name__)
 
 
 def load_grid_index(conn: psycopg.Connection) -> GridIndex:
-    """Every grid and roster entry; a grid with a bad polygon is skipped with an error log, not fatal."""
+    """Every grid (with its supervisor when active) and the active users' roster entries; a grid with a bad polygon
+    is skipped with an error log, not fatal."""
     grids: list[Grid] = []
     with conn.cursor(row_factory=dict_row) as cur:
-        cur.execute("SELECT grid_id, district_id, name, polygon, supervisor FROM grids ORDER BY grid_id")
+        # A disabled supervisor takes no work: routing falls back past them (to the district's commander queue).
+        cur.execute(
+            "SELECT g.grid_id, g.district_id, g.name, g.polygon, CASE WHEN u.active THEN g.supervisor END AS supervisor"
+            " FROM grids g LEFT JOIN users u ON u.username = g.supervisor ORDER BY g.grid_id"
+        )
         for row in cur.fetchall():
             try:
                 grids.append(

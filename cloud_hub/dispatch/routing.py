@@ -1,4 +1,5 @@
-"""Routing, pure: which grid a point lies in (shapely STRtree), who is on duty there, who supervises it."""
+"""Routing, pure: which grid a point lies in (shapely STRtree), who is on duty there, who supervises it, which grids
+border it; and who of several officers gets the next order (`cloud_hub.dispatch.assign`)."""
 
 from __future__ import annotations
 
@@ -87,6 +88,7 @@ class GridIndex:
             self._rosters.setdefault(entry.grid_id, []).append(entry)
         for entries in self._rosters.values():
             entries.sort(key=lambda e: (e.priority, e.username))
+        self._neighbours: dict[str, tuple[str, ...]] = {}
 
     def __len__(self) -> int:
         return len(self._grids)
@@ -108,6 +110,35 @@ class GridIndex:
             if entry.on_duty(at):
                 return entry.username
         return None
+
+    def officers_on_duty(self, grid_id: str, at: datetime) -> list[str]:
+        """Everyone on duty in the grid at `at` with the best (lowest) roster priority, by username: the officers
+        an order is balanced among (a higher priority value is a backup, used only when nobody better is on duty)."""
+        best: int | None = None
+        found: set[str] = set()
+        for entry in self._rosters.get(grid_id, ()):
+            if best is not None and entry.priority > best:
+                break
+            if entry.on_duty(at):
+                best = entry.priority
+                found.add(entry.username)
+        return sorted(found)
+
+    def neighbours(self, grid_id: str) -> tuple[str, ...]:
+        """Grids sharing a border with this one (a common edge or overlap, not a single corner point), by id."""
+        cached = self._neighbours.get(grid_id)
+        if cached is not None:
+            return cached
+        grid = self._by_id.get(grid_id)
+        found: list[str] = []
+        if grid is not None:
+            for i in self._tree.query(grid.polygon, predicate="intersects"):
+                other = self._grids[int(i)]
+                if other.grid_id != grid_id and shapely.intersection(grid.polygon, other.polygon).length > 0:
+                    found.append(other.grid_id)
+        result = tuple(sorted(found))
+        self._neighbours[grid_id] = result  # the index never changes: a reload builds a new one
+        return result
 
     def supervisor(self, grid_id: str | None) -> str | None:
         """Who an escalation goes to for this grid."""

@@ -1,9 +1,10 @@
 """Merging one event into the incident of its situation. Pure: no database, no clock.
 
-An incident is keyed by (device_id, incident_key). `start` or `update` with no open incident opens one (an
-update whose start we never saw still means the situation exists); `update` refreshes measurements and
-last_seen; `end` ends it. Events arriving after their incident ended but stamped before its end (a device
-retransmitting out of order) are counted into that ended incident instead of opening a new one.
+An incident is keyed by (device_id, incident_key) (other keys may join it by place: `cloud_hub.incidents.nearby`).
+`start` or `update` with no open incident opens one (an update whose start we never saw still means the situation
+exists); `update` refreshes measurements and last_seen; `end` ends it. Events arriving after their incident ended
+but stamped before its end (a device retransmitting out of order) are counted into that ended incident instead of
+opening a new one.
 """
 
 from __future__ import annotations
@@ -44,6 +45,8 @@ class Incident:
     event_count: int = 1
     confidence: float | None = None
     measurements: Mapping[str, float] = field(default_factory=dict)
+    bbox: Sequence[float] | None = None  # the object's first box in its camera (normalised x1, y1, x2, y2)
+    source_count: int = 1  # sources (device_id, incident_key) feeding it; above 1 see incident_sources
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +84,7 @@ def open_incident(device_id: str, event: Event, classify: Classifier) -> Inciden
         evidence_event_id=event.event_id if event.evidence else None,
         confidence=event.confidence,
         measurements=measurements,
+        bbox=tuple(event.bbox) if event.bbox else None,
     )
 
 
@@ -135,6 +139,8 @@ def absorb_all(current: Incident, events: Sequence[Event], classify: Classifier)
         event_count=current.event_count + len(events),
         confidence=confidence,
         measurements=dict(measurements),
+        bbox=current.bbox,
+        source_count=current.source_count,
     )
 
 

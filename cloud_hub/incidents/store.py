@@ -1,8 +1,17 @@
-"""Data access for incidents: lock and load the situations of a batch, write merged incidents; scoped queries."""
+"""Data access for incidents: lock and load the situations of a batch, write merged incidents; scoped queries.
+
+Locks of the ingest path, always in this order (cloud_hub/ingest/storage.py has the whole argument):
+1. place cells (`lock_places`), only for situations that start and may join an incident nearby;
+2. situations (`lock_situations`): every key of the batch, the keys those are merged into, the keys of the
+   incidents a starting situation may join, in one sorted statement;
+3. then rows: work orders (severity sync, notes), dispatch turns, last the device cursors.
+A situation merged into another incident is guarded by that incident's own key (also what closing its work order
+locks), so every writer of an incident holds the same lock.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from dataclasses import fields as dataclass_fields
 from datetime import datetime
@@ -15,9 +24,10 @@ from psycopg.types.json import Jsonb, set_json_loads
 
 from cloud_hub.auth.scope import Scope, scope_sql
 from cloud_hub.incidents.merge import Incident
+from cloud_hub.incidents.nearby import Source
 from cloud_hub.rules.models import SEVERITIES, SlaRules
 from cloud_hub.workorders.sla import tightened_deadlines
-from cloud_hub.workorders.state_machine import OPEN, Status
+from cloud_hub.workorders.state_machine import OPEN, SYSTEM, Status
 
 _FIELDS = (
     "id, device_id, incident_key, kind, subtype, severity, status, camera_id, zone_id, lon, lat, grid_id, district,"
@@ -25,14 +35,23 @@ _FIELDS = (
     " event_count, confidence, measurements"
 )
 _PUBLIC = _FIELDS + ", created_at, updated_at"
+# Open orders a system note goes to when their situation ends (a resolved one is verified by the system instead).
+_NOTE_STATUSES: tuple[str, ...] = tuple(sorted(s.value for s in OPEN - {Status.RESOLVED, Status.REASSIGNED}))
 
 
 # The columns of an Incident in its field order, so a fetched row becomes one positionally (no dict per row:
 # this runs for every situation of every ingest batch).
 _EVENT_ID_COLUMNS = ("first_event_id", "last_event_id", "evidence_event_id")  # uuid in SQL, str in Incident
-_INCIDENT_COLUMNS = ", ".join(
-    f"i.{f.name}::text" if f.name in _EVENT_ID_COLUMNS else f"i.{f.name}" for f in dataclass_fields(Incident)
-)
+
+
+def _incident_columns(alias: str) -> str:
+    return ", ".join(
+        f"{alias}.{f.name}::text" if f.name in _EVENT_ID_COLUMNS else f"{alias}.{f.name}"
+        for f in dataclass_fields(Incident)
+    )
+
+
+_INCIDENT_COLUMNS = _incident_columns("i")
 
 
 def lock_situations(conn: psycopg.Connection, keys: Iterable[tuple[str, str]]) -> None:
@@ -49,24 +68,141 @@ def lock_situations(conn: psycopg.Connection, keys: Iterable[tuple[str, str]]) -
         )
 
 
-def current_incidents(conn: psycopg.Connection, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Incident]:
-    """Per situation key: the open incident, else the most recent one, if any."""
+def lock_places(conn: psycopg.Connection, cells: Iterable[tuple[str, int, int]]) -> None:
+    """Serialise starting situations of a kind near the same place across replicas (cells of
+    `cloud_hub.incidents.nearby.place_cells`), in one sorted order; taken before any situation lock."""
+    cells = sorted(set(cells))
+    if cells:
+        conn.execute(
+            "SELECT pg_advisory_xact_lock(h) FROM ("
+            " SELECT DISTINCT hashtextextended('place' || chr(31) || k || chr(31) || c || chr(31) || r, 1907) AS h"
+            " FROM unnest(%s::text[], %s::bigint[], %s::bigint[]) AS t(k, c, r) ORDER BY h) s",
+            ([k for k, _, _ in cells], [c for _, c, _ in cells], [r for _, _, r in cells]),
+        )
+
+
+def merged_into(conn: psycopg.Connection, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], tuple[str, str]]:
+    """Keys that feed another key's incident -> that incident's own key (read without locks: a key is merged only
+    under its own lock, so once the caller holds it the answer cannot change)."""
     keys = sorted(set(keys))
     if not keys:
         return {}
+    rows = conn.execute(
+        "SELECT s.device_id, s.incident_key, i.device_id, i.incident_key"
+        " FROM incident_sources s JOIN unnest(%s::text[], %s::text[]) AS t(d, k)"
+        "   ON s.device_id = t.d AND s.incident_key = t.k"
+        " JOIN incidents i ON i.id = s.incident_id"
+        " WHERE (i.device_id, i.incident_key) <> (s.device_id, s.incident_key)",
+        ([d for d, _ in keys], [k for _, k in keys]),
+    ).fetchall()
+    return {(d, k): (pd, pk) for d, k, pd, pk in rows}
+
+
+def current_incidents(conn: psycopg.Connection, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Incident]:
+    """Per situation key: the open incident it feeds (its own, or the one it was merged into), else the most
+    recent one, if any. The incident's own device_id and incident_key may differ from the key's."""
+    keys = sorted(set(keys))
+    if not keys:
+        return {}
+    params = [d for d, _ in keys], [k for _, k in keys]
     with conn.cursor() as cur:
         set_json_loads(orjson.loads, cur)  # the measurements jsonb, for every row
         cur.execute(
             f"""
-            SELECT DISTINCT ON (i.device_id, i.incident_key) {_INCIDENT_COLUMNS}
-            FROM incidents i JOIN unnest(%s::text[], %s::text[]) AS t(d, k)
-                ON i.device_id = t.d AND i.incident_key = t.k
-            ORDER BY i.device_id, i.incident_key, (i.status = 'open') DESC, i.id DESC
+            SELECT DISTINCT ON (x.d, x.k) x.d, x.k, {_incident_columns("x")}
+            FROM (
+                SELECT t.d, t.k, i.* FROM incidents i JOIN unnest(%s::text[], %s::text[]) AS t(d, k)
+                    ON i.device_id = t.d AND i.incident_key = t.k
+                UNION ALL
+                SELECT t.d, t.k, i.* FROM incident_sources s JOIN unnest(%s::text[], %s::text[]) AS t(d, k)
+                    ON s.device_id = t.d AND s.incident_key = t.k
+                    JOIN incidents i ON i.id = s.incident_id
+            ) x
+            ORDER BY x.d, x.k, (x.status = 'open') DESC, x.id DESC
             """,
-            ([d for d, _ in keys], [k for _, k in keys]),
+            (*params, *params),
         )
-        incidents = [Incident(*row) for row in cur.fetchall()]
-    return {(i.device_id, i.incident_key): i for i in incidents}
+        return {(row[0], row[1]): Incident(*row[2:]) for row in cur.fetchall()}
+
+
+def nearby_open(
+    conn: psycopg.Connection, boxes: Sequence[tuple[str, float, float, float, float]]
+) -> list[tuple[int, tuple[str, str]]]:
+    """For each (kind, west, south, east, north): the open incidents of that kind inside, as (box index, own key).
+    Read without locks, to know which situations to lock; the caller reads them again under the locks."""
+    if not boxes:
+        return []
+    columns = [list(column) for column in zip(*boxes, strict=True)]
+    rows = conn.execute(
+        "SELECT b.n - 1, i.device_id, i.incident_key"
+        " FROM unnest(%s::text[], %s::float8[], %s::float8[], %s::float8[], %s::float8[])"
+        "   WITH ORDINALITY AS b(kind, west, south, east, north, n)"
+        " JOIN incidents i ON i.status = 'open' AND i.kind = b.kind"
+        "   AND i.lat BETWEEN b.south AND b.north AND i.lon BETWEEN b.west AND b.east"
+        "   AND i.device_id IS NOT NULL",  # a citizen's report (no device, no events) is not joined by detections
+        columns,
+    ).fetchall()
+    return [(int(n), (d, k)) for n, d, k in rows]
+
+
+def sources_of(conn: psycopg.Connection, incident_ids: Iterable[int]) -> dict[int, tuple[Source, ...]]:
+    """The sources of incidents fed by more than one (incident id -> sources in the order they joined)."""
+    ids = sorted(set(incident_ids))
+    if not ids:
+        return {}
+    rows = conn.execute(
+        "SELECT incident_id, device_id, incident_key, camera_id, zone_id, bbox, status FROM incident_sources"
+        " WHERE incident_id = ANY(%s) ORDER BY incident_id, joined_at, device_id, incident_key",
+        (ids,),
+    ).fetchall()
+    out: dict[int, list[Source]] = {}
+    for incident_id, *fields in rows:
+        out.setdefault(incident_id, []).append(Source(*fields))
+    return {k: tuple(v) for k, v in out.items()}
+
+
+def save_sources(conn: psycopg.Connection, rows: Sequence[tuple[int, Source, datetime]]) -> None:
+    """Insert or update (status) the given (incident id, source, joined at) rows; one statement."""
+    if not rows:
+        return
+    with conn.cursor() as cur:
+        cur.executemany(
+            "INSERT INTO incident_sources (incident_id, device_id, incident_key, camera_id, zone_id, bbox, status,"
+            " joined_at) VALUES (%s, %s, %s, %s, %s, %s::real[], %s, %s)"
+            " ON CONFLICT (incident_id, device_id, incident_key) DO UPDATE SET status = EXCLUDED.status,"
+            " updated_at = now() WHERE incident_sources.status IS DISTINCT FROM EXCLUDED.status",
+            [
+                (i, s.device_id, s.incident_key, s.camera_id, s.zone_id, list(s.bbox) if s.bbox else None, s.status, at)
+                for i, s, at in rows
+            ],
+        )
+
+
+def resolved_orders(conn: psycopg.Connection, incident_ids: Iterable[int]) -> list[int]:
+    """Ids of the resolved work orders (waiting for verification) of these incidents."""
+    rows = conn.execute(
+        "SELECT id FROM work_orders WHERE incident_id = ANY(%s) AND status = %s ORDER BY id",
+        (sorted(incident_ids), Status.RESOLVED.value),
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def note_situation_ended(conn: psycopg.Connection, notes: Mapping[int, str]) -> list[int]:
+    """Record on the open work order of each incident (id -> note) that its situation is no longer detected: an
+    audit row that keeps the status (from = to) by the system; resolved orders are verified instead (the caller).
+    One statement (one live message per order). Returns the ids of the orders noted."""
+    if not notes:
+        return []
+    ids = sorted(notes)
+    rows = conn.execute(
+        "INSERT INTO work_order_transitions (work_order_id, from_status, to_status, actor, role, assignee, note)"
+        " SELECT w.id, w.status, w.status, %s, %s, w.assignee, n.note"
+        " FROM work_orders w JOIN unnest(%s::bigint[], %s::text[]) AS n(incident_id, note)"
+        "   ON w.incident_id = n.incident_id"
+        " WHERE w.status = ANY(%s) ORDER BY w.id RETURNING work_order_id",
+        (SYSTEM.username, SYSTEM.role, ids, [notes[i] for i in ids], list(_NOTE_STATUSES)),
+    ).fetchall()
+    return [r[0] for r in rows]
 
 
 def _row(i: Incident) -> tuple:
@@ -92,6 +228,8 @@ def _row(i: Incident) -> tuple:
         i.event_count,
         i.confidence,
         Jsonb(dict(i.measurements)),
+        list(i.bbox) if i.bbox else None,
+        i.source_count,
     )
 
 
@@ -104,8 +242,9 @@ def insert_incidents(conn: psycopg.Connection, incidents: Sequence[Incident]) ->
             """
             INSERT INTO incidents (device_id, incident_key, kind, subtype, severity, status, camera_id, zone_id, lon,
                 lat, grid_id, district, first_event_id, last_event_id, evidence_event_id, first_seen, last_seen,
-                ended_at, event_count, confidence, measurements)
-            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+                ended_at, event_count, confidence, measurements, bbox, source_count)
+            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::real[],
+                %s)
             RETURNING id
             """,
             [_row(i) for i in incidents],
@@ -126,11 +265,11 @@ _UPDATE_MANY = """
 UPDATE incidents i SET severity = u.severity, status = u.status, camera_id = u.camera_id, zone_id = u.zone_id,
     lon = u.lon, lat = u.lat, last_event_id = u.last_event_id, evidence_event_id = u.evidence_event_id,
     last_seen = u.last_seen, ended_at = u.ended_at, event_count = u.event_count, confidence = u.confidence,
-    measurements = u.measurements::jsonb, updated_at = now()
+    measurements = u.measurements::jsonb, source_count = u.source_count, updated_at = now()
 FROM unnest(%b::bigint[], %b::text[], %b::text[], %b::text[], %b::text[], %b::float8[], %b::float8[], %b::uuid[],
-            %b::uuid[], %b::timestamptz[], %b::timestamptz[], %b::int[], %b::float4[], %b::text[])
+            %b::uuid[], %b::timestamptz[], %b::timestamptz[], %b::int[], %b::float4[], %b::text[], %b::int[])
     AS u(id, severity, status, camera_id, zone_id, lon, lat, last_event_id, evidence_event_id, last_seen, ended_at,
-         event_count, confidence, measurements)
+         event_count, confidence, measurements, source_count)
 WHERE i.id = u.id
 """
 
@@ -144,7 +283,7 @@ def _update_row(i: Incident) -> tuple[Any, ...]:
     return (
         i.id, i.severity, i.status, i.camera_id, i.zone_id, _float(i.lon), _float(i.lat), i.last_event_id,
         i.evidence_event_id, i.last_seen, i.ended_at, i.event_count, _float(i.confidence),
-        orjson.dumps(dict(i.measurements)).decode(),
+        orjson.dumps(dict(i.measurements)).decode(), i.source_count,
     )  # fmt: skip
 
 

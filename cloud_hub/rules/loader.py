@@ -10,7 +10,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 import cloud_hub
-from cloud_hub.rules.models import HubRules, SeverityRules, SlaRules
+from cloud_hub.rules.models import HubRules, MergeRules, RoutingRules, SeverityRules, SlaRules
 
 log = logging.getLogger(__name__)
 
@@ -18,6 +18,8 @@ log = logging.getLogger(__name__)
 RULE_FILES: dict[str, tuple[str, type[BaseModel]]] = {
     "severity.yaml": ("severity", SeverityRules),
     "sla.yaml": ("sla", SlaRules),
+    "merge.yaml": ("merge", MergeRules),
+    "routing.yaml": ("routing", RoutingRules),
 }
 
 

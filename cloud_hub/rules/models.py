@@ -164,6 +164,71 @@ class SlaRules(RulesModel):
         return self.calendars[self.severity_calendar[severity]]  # type: ignore[index]
 
 
+# ---- merge.yaml ----------------------------------------------------------------------------------------------
+
+
+class MergeRule(RulesModel):
+    """A situation that starts near an open incident of the same kind joins it instead of opening a new one."""
+
+    kind: str = Field(min_length=1, description="event kind, e.g. waterlogging")
+    distance_m: float = Field(gt=0, le=5000, description="metres between the new situation and the incident's place")
+    window_s: float = Field(
+        gt=0, le=7 * 86400, description="seconds the new situation may start before or after the incident was seen"
+    )
+    same_source_min_iou: float = Field(
+        0.5,
+        gt=0,
+        le=1,
+        description="a new incident key of a camera that already feeds the incident joins it only when its box "
+        "overlaps that camera's box at least this much (intersection over union): the same object again, e.g. "
+        "after an edge restart gave it a new track id; a different box is a different object",
+    )
+
+
+class MergeRules(RulesModel):
+    version: int = 1
+    rules: list[MergeRule] = Field(default_factory=list, description="at most one rule per kind")
+
+    @model_validator(mode="after")
+    def _one_per_kind(self) -> MergeRules:
+        kinds = [rule.kind for rule in self.rules]
+        twice = sorted({k for k in kinds if kinds.count(k) > 1})
+        if twice:
+            raise ValueError(f"more than one rule for kind {', '.join(twice)}; keep one per kind")
+        return self
+
+    def for_kind(self, kind: str) -> MergeRule | None:
+        for rule in self.rules:
+            if rule.kind == kind:
+                return rule
+        return None
+
+
+# ---- routing.yaml --------------------------------------------------------------------------------------------
+
+Fallback = Literal["neighbour_grids", "supervisor"]
+
+
+class RoutingRules(RulesModel):
+    """Who gets a new work order: an officer on duty in the place's grid (the fewest open orders, then round robin),
+    else the `fallbacks` in order, else the district's commander queue (left registered)."""
+
+    version: int = 1
+    fallbacks: list[Fallback] = Field(
+        default_factory=lambda: ["neighbour_grids", "supervisor"],
+        description="neighbour_grids: officers on duty in the grids sharing a border; supervisor: the grid's",
+    )
+
+    @field_validator("fallbacks")
+    @classmethod
+    def _no_repeats(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("each fallback at most once, e.g. [neighbour_grids, supervisor]")
+        return value
+
+
 class HubRules(RulesModel):
     severity: SeverityRules = SeverityRules()
     sla: SlaRules = SlaRules()
+    merge: MergeRules = MergeRules()
+    routing: RoutingRules = RoutingRules()

@@ -70,6 +70,11 @@ DEMO_GRIDS: tuple[DemoGrid, ...] = tuple(
     for n, (col, row) in enumerate(_CELLS, start=1)
 )
 DEMO_SUPERVISOR = "commander1"
+# `cityops demo` puts a second officer on duty in the demo street's grid (through the admin roster API, so routing
+# follows at once), so its parked cars are shared out by load balancing instead of all going to officer1. Not part
+# of `seed_demo`: tests that seed the demo expect one officer per grid.
+DEMO_SECOND_SHIFT = {"roster_id": f"demo/{DEMO_GRIDS[0].grid_id}/officer2", "grid_id": DEMO_GRIDS[0].grid_id,
+                     "username": "officer2"}  # fmt: skip
 
 DEMO_CAMERAS = (
     {

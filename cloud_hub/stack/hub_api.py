@@ -30,6 +30,14 @@ class HubApi:
         payload = {"device_id": device_id, "kind": kind, "lon": lon, "lat": lat}
         return self._json(self._http.post("/api/v1/devices", json=payload), f"provision device {device_id}")
 
+    def ensure_roster(self, entry: dict[str, Any]) -> bool:
+        """POST /api/v1/admin/rosters; False when an entry with that roster_id is there already (409)."""
+        response = self._http.post("/api/v1/admin/rosters", json=entry)
+        if response.status_code == 409:
+            return False
+        self._json(response, f"add roster {entry.get('roster_id')}")
+        return True
+
     def list(self, path: str, **params: Any) -> list[dict[str, Any]]:
         body = self._json(self._http.get(path, params=params), f"GET {path}")
         return list(body["data"])

@@ -64,6 +64,8 @@ class NewWorkOrder:
     district: str | None
     assignee: str | None  # officer on duty; None leaves it registered for a commander to dispatch
     due_at: datetime | None
+    note: str | None = None  # why it went where it went (routing steps), on the last creation step
+    queue: str | None = None  # registered without assignee: the district whose commanders dispatch it
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,7 +143,7 @@ def create_work_orders(conn: psycopg.Connection, orders: Sequence[NewWorkOrder])
     with conn.cursor() as cur:
         cur.executemany(
             "INSERT INTO work_orders (incident_id, kind, subtype, severity, status, assignee, grid_id, district,"
-            " due_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
+            " due_at, queue) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
             [
                 (
                     o.incident_id,
@@ -153,6 +155,7 @@ def create_work_orders(conn: psycopg.Connection, orders: Sequence[NewWorkOrder])
                     o.grid_id,
                     o.district,
                     o.due_at,
+                    o.queue if out.state.assignee is None else None,
                 )
                 for o, out in plans
             ],
@@ -166,7 +169,7 @@ def create_work_orders(conn: psycopg.Connection, orders: Sequence[NewWorkOrder])
             if not cur.nextset():
                 break
         audit = []
-        for order_id, (_, outcome) in zip(ids, plans, strict=True):
+        for order_id, (order, outcome) in zip(ids, plans, strict=True):
             audit.append(
                 (
                     order_id,
@@ -179,7 +182,9 @@ def create_work_orders(conn: psycopg.Connection, orders: Sequence[NewWorkOrder])
                     None,
                 )
             )
-            audit.extend(_audit_rows(order_id, outcome, SYSTEM, None, None))
+            steps = _audit_rows(order_id, outcome, SYSTEM, None, None)
+            steps[-1] = (*steps[-1][:6], order.note, None)  # the routing note on the step it explains
+            audit.extend(steps)
         _insert_audit(cur, audit)
     return ids
 

@@ -20,7 +20,7 @@ def test_list_shows_every_rule_file(client: TestClient, admin: dict[str, str], r
     listed = client.get(BASE, headers=admin)
     assert listed.status_code == 200, listed.text
     files = {f["name"]: f for f in listed.json()["data"]}
-    assert set(files) == {"severity.yaml", "sla.yaml", "telemetry.yaml"}
+    assert set(files) == {"severity.yaml", "sla.yaml", "merge.yaml", "routing.yaml", "telemetry.yaml"}
     sla = files["sla.yaml"]
     assert sla["exists"] and sla["error"] is None and sla["text"] == (rules_dir / "hub" / "sla.yaml").read_text()
     assert sla["content"]["kinds"]["illegal_parking"]["red"] == 15

@@ -104,8 +104,9 @@ def test_every_other_field_of_the_incident_is_carried_over() -> None:
                 "evidence_event_id", "lon", "lat", "zone_id", "camera_id"}  # fmt: skip
     opened = open_incident("edge-1", random_event(random.Random(1), 1), classify)
     incident = replace(
-        opened, id=9, grid_id="g-1", district="d-1", ended_at=T0 + timedelta(seconds=99), subtype="s", status="ended"
-    )
+        opened, id=9, grid_id="g-1", district="d-1", ended_at=T0 + timedelta(seconds=99), subtype="s", status="ended",
+        bbox=(0.1, 0.2, 0.3, 0.4), source_count=2,
+    )  # fmt: skip
     carried = [f for f in fields(Incident) if f.name not in absorbed]
     assert all(getattr(incident, f.name) not in (None, f.default) for f in carried)  # each one would show a loss
     folded = absorb_all(incident, [random_event(random.Random(2), 2)], classify)
