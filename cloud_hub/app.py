@@ -48,6 +48,7 @@ from cloud_hub.api.routes import devices as device_routes
 from cloud_hub.api.routes import events as event_routes
 from cloud_hub.api.routes import evidence as evidence_routes
 from cloud_hub.api.routes import models as model_routes
+from cloud_hub.api.routes import reports as report_routes
 from cloud_hub.api.routes import webhooks as webhook_routes
 from cloud_hub.api.routes import work_order_photos as work_order_photo_routes
 from cloud_hub.api.security_headers import SecurityHeadersMiddleware, tile_origin
@@ -228,7 +229,8 @@ def create_app(settings: HubSettings) -> FastAPI:
     for module in (admin_districts, admin_grids, admin_geo, admin_rosters, admin_users, admin_cameras, admin_rules,
                    admin_changes):  # fmt: skip
         app.include_router(module.router)
-    app.include_router(webhook_routes.router)  # outgoing webhooks (admin)
+    for module in (report_routes, webhook_routes):  # citizens' reports (12345 hotline), outgoing webhooks
+        app.include_router(module.router)
     install_problem_handlers(app)  # RFC 9457 application/problem+json for every error
     mount_web(app, settings.web_dir)  # last: the apps' history routes must not shadow the API
     return app
