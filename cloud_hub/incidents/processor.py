@@ -216,14 +216,16 @@ class IncidentProcessor:
         its starting situations may join) in one sorted statement, then load them. A key merged between the
         unlocked look-up and the lock (another replica's join) is locked late and the load repeated."""
         wanted = keys | candidates
-        locked = wanted | set(store.merged_into(conn, keys).values())
-        store.lock_situations(conn, locked)
+        store.lock_situations_merged(conn, wanted)
+        locked = set(wanted)  # and the keys merged into: those show up below and are locked again (re-entrant)
         for _ in range(10):
             loaded = store.current_incidents(conn, wanted)
             missing = {(i.device_id, i.incident_key) for i in loaded.values()} - locked
             if not missing:
                 return loaded
-            store.lock_situations(conn, missing)  # rare: out of order, so PostgreSQL's deadlock check guards it
+            # Mostly held already; a merge committed since the statement above is locked out of order here (rare;
+            # PostgreSQL's deadlock check guards it, and the writer retries the batch).
+            store.lock_situations(conn, missing)
             locked |= missing
         raise RuntimeError("incident merges kept changing under the batch; retrying it")
 

@@ -81,21 +81,25 @@ def lock_places(conn: psycopg.Connection, cells: Iterable[tuple[str, int, int]])
         )
 
 
-def merged_into(conn: psycopg.Connection, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], tuple[str, str]]:
-    """Keys that feed another key's incident -> that incident's own key (read without locks: a key is merged only
-    under its own lock, so once the caller holds it the answer cannot change)."""
+def lock_situations_merged(conn: psycopg.Connection, keys: Iterable[tuple[str, str]]) -> None:
+    """`lock_situations` for the keys and for the own keys of the incidents they were merged into, in one sorted
+    statement. Which incidents they feed is read at the statement's start, without a lock: a key is merged only
+    under its own lock, so a merge that commits meanwhile shows when the caller loads them (and is locked then,
+    late: `IncidentProcessor._lock_and_load`)."""
     keys = sorted(set(keys))
-    if not keys:
-        return {}
-    rows = conn.execute(
-        "SELECT s.device_id, s.incident_key, i.device_id, i.incident_key"
-        " FROM incident_sources s JOIN unnest(%s::text[], %s::text[]) AS t(d, k)"
-        "   ON s.device_id = t.d AND s.incident_key = t.k"
-        " JOIN incidents i ON i.id = s.incident_id"
-        " WHERE (i.device_id, i.incident_key) <> (s.device_id, s.incident_key)",
-        ([d for d, _ in keys], [k for _, k in keys]),
-    ).fetchall()
-    return {(d, k): (pd, pk) for d, k, pd, pk in rows}
+    if keys:
+        # Each array is sent once (a repeated name is one parameter), in binary (no quoting per element).
+        conn.execute(
+            "SELECT pg_advisory_xact_lock(h) FROM ("
+            " SELECT DISTINCT hashtextextended(u.d || chr(31) || u.k, 1907) AS h FROM ("
+            "  SELECT d, k FROM unnest(%(d)b::text[], %(k)b::text[]) AS t(d, k)"
+            "  UNION ALL"
+            "  SELECT i.device_id, i.incident_key FROM incident_sources s"
+            "  JOIN unnest(%(d)b::text[], %(k)b::text[]) AS t(d, k) ON s.device_id = t.d AND s.incident_key = t.k"
+            "  JOIN incidents i ON i.id = s.incident_id"
+            " ) u ORDER BY h) s",
+            {"d": [d for d, _ in keys], "k": [k for _, k in keys]},
+        )
 
 
 def current_incidents(conn: psycopg.Connection, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Incident]:
@@ -104,25 +108,30 @@ def current_incidents(conn: psycopg.Connection, keys: Iterable[tuple[str, str]])
     keys = sorted(set(keys))
     if not keys:
         return {}
-    params = [d for d, _ in keys], [k for _, k in keys]
+    params = {"d": [d for d, _ in keys], "k": [k for _, k in keys]}  # each sent once, in binary
     with conn.cursor() as cur:
         set_json_loads(orjson.loads, cur)  # the measurements jsonb, for every row
         cur.execute(
             f"""
-            SELECT DISTINCT ON (x.d, x.k) x.d, x.k, {_incident_columns("x")}
+            SELECT DISTINCT ON (x.d, x.k) x.alias_d, x.alias_k, {_incident_columns("x")}
             FROM (
-                SELECT t.d, t.k, i.* FROM incidents i JOIN unnest(%s::text[], %s::text[]) AS t(d, k)
-                    ON i.device_id = t.d AND i.incident_key = t.k
+                SELECT t.d, t.k, NULL AS alias_d, NULL AS alias_k, i.* FROM incidents i
+                    JOIN unnest(%(d)b::text[], %(k)b::text[]) AS t(d, k) ON i.device_id = t.d AND i.incident_key = t.k
                 UNION ALL
-                SELECT t.d, t.k, i.* FROM incident_sources s JOIN unnest(%s::text[], %s::text[]) AS t(d, k)
+                SELECT t.d, t.k, t.d, t.k, i.* FROM incident_sources s
+                    JOIN unnest(%(d)b::text[], %(k)b::text[]) AS t(d, k)
                     ON s.device_id = t.d AND s.incident_key = t.k
                     JOIN incidents i ON i.id = s.incident_id
             ) x
             ORDER BY x.d, x.k, (x.status = 'open') DESC, x.id DESC
             """,
-            (*params, *params),
+            params,
         )
-        return {(row[0], row[1]): Incident(*row[2:]) for row in cur.fetchall()}
+        found: dict[tuple[str, str], Incident] = {}
+        for row in cur.fetchall():  # the key comes back only when it differs from the incident's own (less to parse)
+            incident = Incident(*row[2:])
+            found[(row[0], row[1]) if row[0] is not None else (incident.device_id, incident.incident_key)] = incident
+        return found
 
 
 def nearby_open(
