@@ -31,6 +31,10 @@ from cloud_hub.core.config import HubSettings
 LOGIN_LOCK_CLASS = 10
 MAX_KEY_CHARS = 200  # usernames are at most 64; longer input is still counted, under a bounded key
 MAX_CLIENT_CHARS = 500  # user agents are stored for the sessions list, not trusted
+# A browser that navigates away while its refresh is answered never gets the new cookie and presents the old token
+# again. Within this many seconds, and only while the token that refresh issued is still unused, that is a lost
+# answer, not a theft: the unused successor is retired and a new one issued. Any later reuse still ends the login.
+LOST_ANSWER_GRACE_S = 15
 
 ThrottleScope = Literal["username", "address"]
 RefreshProblem = Literal["unknown", "revoked", "reused", "expired", "user_disabled"]
@@ -119,7 +123,7 @@ def rotate_refresh_token(
     username = row["username"]
     if row["revoked_at"] is not None:
         return RefreshRefused("revoked", username)
-    if row["used_at"] is not None:
+    if row["used_at"] is not None and not _lost_answer(conn, row, now):
         revoke_family(conn, row["family_id"], now)
         return RefreshRefused("reused", username)
     if row["expires_at"] <= now:
@@ -130,6 +134,22 @@ def rotate_refresh_token(
         return RefreshRefused("user_disabled", username)
     conn.execute("UPDATE refresh_tokens SET used_at = %s WHERE id = %s", (now, row["id"]))
     return Rotated(user, _insert_token(conn, row["family_id"], username, ttl_s, now, client))
+
+
+def _lost_answer(conn: psycopg.Connection, row: dict, now: datetime) -> bool:
+    """A used token presented again soon after, whose successor nobody has used yet: retire that successor (locked,
+    so two such retries cannot both succeed) and let the caller issue a new one."""
+    if (now - row["used_at"]).total_seconds() > LOST_ANSWER_GRACE_S:
+        return False
+    live = conn.execute(
+        "SELECT id, issued_at FROM refresh_tokens WHERE family_id = %s AND used_at IS NULL AND revoked_at IS NULL"
+        " FOR UPDATE",
+        (row["family_id"],),
+    ).fetchall()
+    if len(live) != 1 or live[0][1] != row["used_at"]:  # not the token this one was exchanged for
+        return False
+    conn.execute("UPDATE refresh_tokens SET used_at = %s WHERE id = %s", (now, live[0][0]))
+    return True
 
 
 def revoke_family(conn: psycopg.Connection, family_id: uuid.UUID | str, now: datetime) -> int:

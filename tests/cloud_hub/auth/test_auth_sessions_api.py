@@ -197,3 +197,30 @@ def test_openapi_names_the_session_operations(client: TestClient) -> None:
     assert paths["/api/v1/auth/logout"]["post"]["operationId"] == "logout"
     token_schema = paths["/api/v1/auth/refresh"]["post"]["responses"]["200"]["content"]["application/json"]
     assert token_schema["schema"]["$ref"].endswith("/Token")
+
+
+def test_a_refresh_answer_lost_on_the_way_is_not_taken_for_theft(client: TestClient, database_url: str) -> None:
+    """The browser navigated away while its refresh was answered: it never got the new token and presents the old
+    one again at once. That is allowed while the lost token is unused; later, the same reuse ends the login."""
+    first = login(client)
+    lost = client.post("/api/v1/auth/refresh", json={"refresh_token": first["refresh_token"]}).json()
+    retry = client.post("/api/v1/auth/refresh", json={"refresh_token": first["refresh_token"]})
+    assert retry.status_code == 200, retry.text
+    again = retry.json()
+    assert again["refresh_token"] not in (first["refresh_token"], lost["refresh_token"])
+    assert client.get("/api/v1/auth/me", headers=bearer(again)).status_code == 200
+    moved_on = client.post("/api/v1/auth/refresh", json={"refresh_token": again["refresh_token"]})
+    assert moved_on.status_code == 200  # the session goes on
+    # Once the successor has been used, the old token again is a theft: the login ends.
+    stolen = client.post("/api/v1/auth/refresh", json={"refresh_token": first["refresh_token"]})
+    assert stolen.status_code == 401 and "reused" in stolen.json()["detail"]
+    # And long after (past the grace), a reuse ends the login even if the successor is unused.
+    fresh = login(client)
+    client.post("/api/v1/auth/refresh", json={"refresh_token": fresh["refresh_token"]})
+    with psycopg.connect(database_url) as conn:
+        conn.execute(
+            "UPDATE refresh_tokens SET used_at = used_at - interval '1 minute' WHERE token_hash = %s",
+            (hash_refresh_token(fresh["refresh_token"]),),
+        )
+    late = client.post("/api/v1/auth/refresh", json={"refresh_token": fresh["refresh_token"]})
+    assert late.status_code == 401 and "reused" in late.json()["detail"]
