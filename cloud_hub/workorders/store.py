@@ -24,6 +24,7 @@ from cloud_hub.workorders import sla as sla_math
 from cloud_hub.workorders.state_machine import (
     CLOCK_RUNNING,
     FINAL,
+    OPEN,
     SYSTEM,
     Actor,
     IllegalTransition,
@@ -71,6 +72,7 @@ class NewWorkOrder:
 @dataclass(frozen=True, slots=True)
 class Filters:
     status: str | None = None
+    open: bool | None = None  # True: someone still has to act (state_machine.OPEN); False: verified or final
     assignee: str | None = None
     kind: str | None = None
     severity: str | None = None
@@ -420,6 +422,9 @@ def list_work_orders(
         if value is not None:
             clauses.append(f"w.{name} = %({name})s")
             params[name] = value
+    if filters.open is not None:
+        clauses.append(f"{'' if filters.open else 'NOT '}(w.status = ANY(%(open_statuses)s))")
+        params["open_statuses"] = sorted(s.value for s in OPEN)
     if filters.overdue is not None:
         late = "(w.due_at IS NOT NULL AND w.due_at < %(now)s AND w.status = ANY(%(running)s))"
         clauses.append(late if filters.overdue else f"NOT {late}")

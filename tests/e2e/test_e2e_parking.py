@@ -76,9 +76,7 @@ def test_parked_car_becomes_a_work_order_for_the_grid_officer(stack: Any, tmp_pa
     try:
         orders = wait_for(
             "an illegal-parking work order",
-            lambda: [
-                o for o in admin.get("/api/v1/work-orders", limit=100)["data"] if o["kind"] == "illegal_parking"
-            ],
+            lambda: [o for o in admin.get("/api/v1/work-orders", limit=100)["data"] if o["kind"] == "illegal_parking"],
             timeout_s=120,
         )
         order = orders[0]

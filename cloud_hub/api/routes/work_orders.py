@@ -132,6 +132,10 @@ def list_work_orders(
     conn: ConnDep,
     user: Worker,
     status_: Annotated[Status | None, Query(alias="status")] = None,
+    open_: Annotated[
+        bool | None,
+        Query(alias="open", description="true: every status someone still has to act on (resolved included)"),
+    ] = None,
     assignee: str | None = None,
     kind: str | None = None,
     severity: Literal["red", "orange", "yellow", "blue"] | None = None,
@@ -162,6 +166,7 @@ def list_work_orders(
         )
     filters = store.Filters(
         status=status_.value if status_ else None,
+        open=open_,
         assignee=assignee,
         kind=kind,
         severity=severity,

@@ -158,3 +158,16 @@ def test_operation_ids(client: TestClient) -> None:
     assert paths[photos]["get"]["operationId"] == "list_work_order_photos"
     assert paths[photos + "/{photo_id}"]["get"]["operationId"] == "get_work_order_photo"
     assert "image/jpeg" in paths[photos]["post"]["requestBody"]["content"]
+
+
+def test_open_filter_is_every_status_someone_still_acts_on(client: TestClient, conn: psycopg.Connection) -> None:
+    closed = add_order(conn, status="closed", assignee="officer1", grid_id=GRID1)
+    resolved = add_order(conn, status="resolved", assignee="officer1", handled_by="officer1", grid_id=GRID1)
+    officer = login(client, "officer1")
+
+    def query(**params: object) -> set[int]:
+        return ids(client.get("/api/v1/work-orders", params={"limit": 1000, **params}, headers=officer))
+
+    assert resolved in query(open=True) and closed not in query(open=True)
+    assert closed in query(open=False) and resolved not in query(open=False)
+    assert query(open=True) | query(open=False) == query()

@@ -349,6 +349,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/devices/{device_id}/retire": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Retire Device Route
+         * @description Retire a stolen or scrapped box: its secret and device tokens are refused from now on and its broker account
+         *     is deleted, which disconnects it. Its data stays. POST /devices with the same id provisions it again.
+         */
+        post: operations["retire_device"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/evidence/{event_id}": {
         parameters: {
             query?: never;
@@ -1325,6 +1346,290 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/reports": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Create Report
+         * @description File a citizen's case: it becomes an incident and a work order, routed to the grid's officer on duty with the
+         *     SLA of its kind (none found: left registered for the district's commanders). Photos go on the work order.
+         */
+        post: operations["create_report"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/reports/{case_number}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Report
+         * @description A case this hotline client filed: its status, when each step happened and the resolution note.
+         */
+        get: operations["get_report"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/work-orders/{order_id}/report": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Work Order Report
+         * @description The citizen's report a work order came from (text, address, case number), for whoever may see the order;
+         *     404 when the order is not visible or came from a device.
+         */
+        get: operations["get_work_order_report"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/report-clients": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List Report Clients */
+        get: operations["list_report_clients"];
+        put?: never;
+        /**
+         * Create Report Client
+         * @description Register a hotline system and issue its token (shown once).
+         */
+        post: operations["create_report_client"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/report-clients/{client_id}/token": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Rotate Report Client Token
+         * @description A new token; the old one stops working at once (a revoked client becomes active again).
+         */
+        post: operations["rotate_report_client_token"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/report-clients/{client_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Revoke Report Client
+         * @description Refuse the client's token from now on; its cases stay. A new token (rotate) brings it back.
+         */
+        delete: operations["revoke_report_client"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhooks/event-types": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List Webhook Event Types */
+        get: operations["list_webhook_event_types"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhooks/subscriptions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List Webhook Subscriptions */
+        get: operations["list_webhook_subscriptions"];
+        put?: never;
+        /**
+         * Create Webhook Subscription
+         * @description Events from now on are queued for the receiver; the secret (given or generated) is answered this once.
+         */
+        post: operations["create_webhook_subscription"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhooks/subscriptions/{subscription_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get Webhook Subscription */
+        get: operations["get_webhook_subscription"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete Webhook Subscription
+         * @description Delete the subscription and its queue (pending deliveries are not sent; deactivate instead to keep them).
+         */
+        delete: operations["delete_webhook_subscription"];
+        options?: never;
+        head?: never;
+        /**
+         * Update Webhook Subscription
+         * @description Change name, URL, event types or active; `rotate_secret` answers the new secret once (signatures with the old
+         *     secret stop at the next attempt). A new URL or re-activation ends a failing receiver's pause.
+         */
+        patch: operations["update_webhook_subscription"];
+        trace?: never;
+    };
+    "/api/v1/webhooks/subscriptions/{subscription_id}/ping": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Ping Webhook Subscription
+         * @description Queue a `ping` event to the receiver (to check its URL and signature check); follow it in the deliveries.
+         */
+        post: operations["ping_webhook_subscription"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhooks/subscriptions/{subscription_id}/redeliver": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Redeliver Webhook Dead Letters
+         * @description Re-drive every dead letter of the subscription (e.g. once its receiver is fixed).
+         */
+        post: operations["redeliver_webhook_dead_letters"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhooks/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Webhook Deliveries
+         * @description Deliveries newest first (`status=dead`: the dead letters), without their bodies.
+         */
+        get: operations["list_webhook_deliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhooks/deliveries/{delivery_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get Webhook Delivery */
+        get: operations["get_webhook_delivery"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/webhooks/deliveries/{delivery_id}/redeliver": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Redeliver Webhook Delivery
+         * @description Put one dead letter back in the queue, due now, with a fresh attempt count (409 unless it is dead).
+         */
+        post: operations["redeliver_webhook_delivery"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1341,7 +1646,7 @@ export interface components {
              * Entity
              * @enum {string}
              */
-            entity: "district" | "grid" | "roster" | "user" | "camera" | "rules";
+            entity: "district" | "grid" | "roster" | "user" | "camera" | "rules" | "webhook" | "report_client";
             /** Entity Id */
             entity_id: string;
             /** Action */
@@ -1669,6 +1974,97 @@ export interface components {
              */
             set_at: string;
         };
+        /** DeliveryDetail */
+        DeliveryDetail: {
+            /**
+             * Delivery Id
+             * Format: uuid
+             * @description stable across retries (X-CityOps-Delivery): receivers dedup on it
+             */
+            delivery_id: string;
+            /** Subscription Id */
+            subscription_id: number;
+            /** Event Type */
+            event_type: string;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "pending" | "delivered" | "dead";
+            /** Attempts */
+            attempts: number;
+            /**
+             * Next Attempt At
+             * Format: date-time
+             */
+            next_attempt_at: string;
+            /** Last Attempt At */
+            last_attempt_at: string | null;
+            /**
+             * Last Status
+             * @description HTTP status of the last attempt (null: no answer)
+             */
+            last_status: number | null;
+            /** Last Error */
+            last_error: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Delivered At */
+            delivered_at: string | null;
+            /** Dead At */
+            dead_at: string | null;
+            /**
+             * Body
+             * @description the JSON body exactly as sent
+             */
+            body: string;
+        };
+        /** DeliveryPublic */
+        DeliveryPublic: {
+            /**
+             * Delivery Id
+             * Format: uuid
+             * @description stable across retries (X-CityOps-Delivery): receivers dedup on it
+             */
+            delivery_id: string;
+            /** Subscription Id */
+            subscription_id: number;
+            /** Event Type */
+            event_type: string;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "pending" | "delivered" | "dead";
+            /** Attempts */
+            attempts: number;
+            /**
+             * Next Attempt At
+             * Format: date-time
+             */
+            next_attempt_at: string;
+            /** Last Attempt At */
+            last_attempt_at: string | null;
+            /**
+             * Last Status
+             * @description HTTP status of the last attempt (null: no answer)
+             */
+            last_status: number | null;
+            /** Last Error */
+            last_error: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Delivered At */
+            delivered_at: string | null;
+            /** Dead At */
+            dead_at: string | null;
+        };
         /** DeviceCreate */
         DeviceCreate: {
             /**
@@ -1807,6 +2203,25 @@ export interface components {
              * @description what a technician should look at: cameras not ok, a refused configuration
              */
             faults: string[];
+            /**
+             * Retired At
+             * @description set when the device was retired (credentials refused)
+             */
+            retired_at?: string | null;
+        };
+        /** DeviceRetired */
+        DeviceRetired: {
+            /** Device Id */
+            device_id: string;
+            /**
+             * Retired At
+             * Format: date-time
+             */
+            retired_at: string;
+            /** Retired By */
+            retired_by: string;
+            /** Broker Account Removed */
+            broker_account_removed: boolean;
         };
         /**
          * DeviceStatus
@@ -1888,6 +2303,13 @@ export interface components {
             };
             /** Evidence Url */
             evidence_url: string | null;
+        };
+        /** EventType */
+        EventType: {
+            /** Name */
+            name: string;
+            /** Description */
+            description: string;
         };
         /** EventsHourlyRow */
         EventsHourlyRow: {
@@ -2052,8 +2474,11 @@ export interface components {
         IncidentPublic: {
             /** Id */
             id: number;
-            /** Device Id */
-            device_id: string;
+            /**
+             * Device Id
+             * @description null for an incident a citizen reported (12345 hotline)
+             */
+            device_id: string | null;
             /** Incident Key */
             incident_key: string;
             /** Kind */
@@ -2078,14 +2503,11 @@ export interface components {
             district: string | null;
             /**
              * First Event Id
-             * Format: uuid
+             * @description null for a citizen's report, which has no events
              */
-            first_event_id: string;
-            /**
-             * Last Event Id
-             * Format: uuid
-             */
-            last_event_id: string;
+            first_event_id: string | null;
+            /** Last Event Id */
+            last_event_id: string | null;
             /** Evidence Event Id */
             evidence_event_id: string | null;
             /**
@@ -2412,6 +2834,13 @@ export interface components {
             /** Count */
             count: number;
         };
+        /** Page[DeliveryPublic] */
+        Page_DeliveryPublic_: {
+            /** Data */
+            data: components["schemas"]["DeliveryPublic"][];
+            /** Count */
+            count: number;
+        };
         /** Page[DevicePublic] */
         Page_DevicePublic_: {
             /** Data */
@@ -2430,6 +2859,13 @@ export interface components {
         Page_EventPublic_: {
             /** Data */
             data: components["schemas"]["EventPublic"][];
+            /** Count */
+            count: number;
+        };
+        /** Page[EventType] */
+        Page_EventType_: {
+            /** Data */
+            data: components["schemas"]["EventType"][];
             /** Count */
             count: number;
         };
@@ -2468,6 +2904,13 @@ export interface components {
             /** Count */
             count: number;
         };
+        /** Page[ReportClientPublic] */
+        Page_ReportClientPublic_: {
+            /** Data */
+            data: components["schemas"]["ReportClientPublic"][];
+            /** Count */
+            count: number;
+        };
         /** Page[RosterPublic] */
         Page_RosterPublic_: {
             /** Data */
@@ -2493,6 +2936,13 @@ export interface components {
         Page_SnapshotPublic_: {
             /** Data */
             data: components["schemas"]["SnapshotPublic"][];
+            /** Count */
+            count: number;
+        };
+        /** Page[SubscriptionPublic] */
+        Page_SubscriptionPublic_: {
+            /** Data */
+            data: components["schemas"]["SubscriptionPublic"][];
             /** Count */
             count: number;
         };
@@ -2552,6 +3002,14 @@ export interface components {
              */
             precision: number;
         };
+        /** Redelivered */
+        Redelivered: {
+            /**
+             * Requeued
+             * @description dead letters put back in the queue, due now
+             */
+            requeued: number;
+        };
         /**
          * RefreshRequest
          * @description Body of refresh and logout; browsers send no body and use the HttpOnly cookie instead.
@@ -2559,6 +3017,228 @@ export interface components {
         RefreshRequest: {
             /** Refresh Token */
             refresh_token: string;
+        };
+        /**
+         * ReportCase
+         * @description A case as the hotline follows it: where it stands, when each step happened, what the officer wrote.
+         */
+        ReportCase: {
+            /** Case Number */
+            case_number: string;
+            /** Category */
+            category: string;
+            /**
+             * Kind
+             * @description the incident kind the category maps to (rules/hub/reports.yaml)
+             */
+            kind: string;
+            /** Severity */
+            severity: string;
+            /**
+             * Status
+             * @description the work order's status: registered, dispatched, ..., closed or false_alarm
+             */
+            status: string;
+            /**
+             * Incident Status
+             * @description open until the work order is closed (or called a false alarm)
+             */
+            incident_status: string;
+            /** Incident Id */
+            incident_id: number;
+            /** Work Order Id */
+            work_order_id: number;
+            /**
+             * Grid Id
+             * @description null when no grid contains the place (a commander dispatches it)
+             */
+            grid_id: string | null;
+            /** District */
+            district: string | null;
+            /**
+             * Reported At
+             * Format: date-time
+             */
+            reported_at: string;
+            /**
+             * Received At
+             * Format: date-time
+             */
+            received_at: string;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+            /**
+             * Due At
+             * @description deadline of the current holder; null while suspended or done
+             */
+            due_at: string | null;
+            /** Dispatched At */
+            dispatched_at: string | null;
+            /** Resolved At */
+            resolved_at: string | null;
+            /**
+             * Closed At
+             * @description closed after verification, or judged a false alarm
+             */
+            closed_at: string | null;
+            /**
+             * Resolution Note
+             * @description what was written when it was last resolved or called false
+             */
+            resolution_note: string | null;
+            /**
+             * Photos
+             * @description pictures on the work order (the citizen's and the officers')
+             */
+            photos: number;
+            /** History */
+            history: components["schemas"]["ReportStep"][];
+        };
+        /** ReportClientCreate */
+        ReportClientCreate: {
+            /**
+             * Client Id
+             * @description e.g. hotline-12345
+             */
+            client_id: string;
+            /** Name */
+            name: string;
+        };
+        /** ReportClientPublic */
+        ReportClientPublic: {
+            /** Client Id */
+            client_id: string;
+            /** Name */
+            name: string;
+            /** Active */
+            active: boolean;
+            /** Created By */
+            created_by: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Token Issued At
+             * Format: date-time
+             */
+            token_issued_at: string;
+            /** Revoked At */
+            revoked_at: string | null;
+            /**
+             * Last Used At
+             * @description within ten minutes
+             */
+            last_used_at: string | null;
+        };
+        /** ReportClientToken */
+        ReportClientToken: {
+            /** Client Id */
+            client_id: string;
+            /** Name */
+            name: string;
+            /** Active */
+            active: boolean;
+            /** Created By */
+            created_by: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Token Issued At
+             * Format: date-time
+             */
+            token_issued_at: string;
+            /** Revoked At */
+            revoked_at: string | null;
+            /**
+             * Last Used At
+             * @description within ten minutes
+             */
+            last_used_at: string | null;
+            /**
+             * Token
+             * @description shown this once: give it to the hotline system; the hub keeps only a hash
+             */
+            token: string;
+        };
+        /** ReportPhoto */
+        ReportPhoto: {
+            /**
+             * Data
+             * @description the JPEG, PNG or WebP picture, base64 (at most 10 MB decoded)
+             */
+            data: string;
+            /** Note */
+            note?: string | null;
+            /** Taken At */
+            taken_at?: string | null;
+        };
+        /**
+         * ReportPlace
+         * @description Where: a point (WGS 84, as GPS gives it; convert GCJ-02 map coordinates first) and/or the address as said.
+         */
+        ReportPlace: {
+            /** Lon */
+            lon?: number | null;
+            /** Lat */
+            lat?: number | null;
+            /** Address */
+            address?: string | null;
+            /**
+             * District
+             * @description district id the hotline assigned; used when no grid is found
+             */
+            district?: string | null;
+        };
+        /** ReportStep */
+        ReportStep: {
+            /**
+             * Status
+             * @description the status the work order reached
+             */
+            status: string;
+            /**
+             * At
+             * Format: date-time
+             */
+            at: string;
+        };
+        /**
+         * ReportSubmission
+         * @description A case from the hotline. `case_number` is the idempotency key: send the same case again after a timeout and
+         *     the answer is the case already opened; a different case under a used number is refused (409).
+         */
+        ReportSubmission: {
+            /**
+             * Case Number
+             * @description the hotline's case number, e.g. GL2026112300123
+             */
+            case_number: string;
+            /**
+             * Category
+             * @description a category of rules/hub/reports.yaml
+             */
+            category: string;
+            /**
+             * Text
+             * @description what the citizen reported
+             */
+            text: string;
+            place: components["schemas"]["ReportPlace"];
+            /**
+             * Reported At
+             * @description when the citizen called; default: when received
+             */
+            reported_at?: string | null;
+            /** Photos */
+            photos?: components["schemas"]["ReportPhoto"][];
         };
         /** RosterCreate */
         RosterCreate: {
@@ -2876,6 +3556,144 @@ export interface components {
          * @enum {string}
          */
         Status: "reported" | "registered" | "dispatched" | "accepted" | "on_site" | "resolved" | "verified" | "closed" | "false_alarm" | "returned" | "reassigned" | "escalated" | "suspended";
+        /** SubscriptionCreate */
+        SubscriptionCreate: {
+            /**
+             * Name
+             * @description what the receiver is, e.g. SMS gateway
+             */
+            name: string;
+            /**
+             * Url
+             * Format: uri
+             * @description http(s) URL the hub POSTs each event to (redirects are not followed)
+             */
+            url: string;
+            /**
+             * Events
+             * @description event types (GET /api/v1/webhooks/event-types)
+             */
+            events: string[];
+            /**
+             * Secret
+             * @description HMAC key; default: the hub generates one
+             */
+            secret?: string | null;
+            /**
+             * Active
+             * @default true
+             */
+            active: boolean;
+        };
+        /** SubscriptionPublic */
+        SubscriptionPublic: {
+            /** Id */
+            id: number;
+            /** Name */
+            name: string;
+            /** Url */
+            url: string;
+            /** Events */
+            events: string[];
+            /** Active */
+            active: boolean;
+            /**
+             * Failures
+             * @description failed attempts in a row; the receiver is paused while retry_at is ahead
+             */
+            failures: number;
+            /** Retry At */
+            retry_at: string | null;
+            /**
+             * Pending
+             * @description deliveries waiting to be sent
+             */
+            pending: number;
+            /**
+             * Dead
+             * @description dead letters (re-drive with POST .../redeliver)
+             */
+            dead: number;
+            /** Created By */
+            created_by: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+        };
+        /** SubscriptionUpdate */
+        SubscriptionUpdate: {
+            /** Name */
+            name?: string | null;
+            /** Url */
+            url?: string | null;
+            /** Events */
+            events?: string[] | null;
+            /**
+             * Active
+             * @description false: nothing is queued or sent until it is true again
+             */
+            active?: boolean | null;
+            /**
+             * Rotate Secret
+             * @description true: a new generated secret, answered once
+             * @default false
+             */
+            rotate_secret: boolean;
+        };
+        /** SubscriptionWithSecret */
+        SubscriptionWithSecret: {
+            /** Id */
+            id: number;
+            /** Name */
+            name: string;
+            /** Url */
+            url: string;
+            /** Events */
+            events: string[];
+            /** Active */
+            active: boolean;
+            /**
+             * Failures
+             * @description failed attempts in a row; the receiver is paused while retry_at is ahead
+             */
+            failures: number;
+            /** Retry At */
+            retry_at: string | null;
+            /**
+             * Pending
+             * @description deliveries waiting to be sent
+             */
+            pending: number;
+            /**
+             * Dead
+             * @description dead letters (re-drive with POST .../redeliver)
+             */
+            dead: number;
+            /** Created By */
+            created_by: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+            /**
+             * Secret
+             * @description shown this once: configure it in the receiver to check signatures
+             */
+            secret: string;
+        };
         /**
          * Token
          * @description A login or refresh answer: a short-lived access token and the next refresh token (also set as a cookie).
@@ -3328,6 +4146,95 @@ export interface components {
             /** Evidence Event Id */
             evidence_event_id?: string | null;
         };
+        /**
+         * WorkOrderReport
+         * @description The citizen's report behind a work order, for the staff who handle it.
+         */
+        WorkOrderReport: {
+            /** Case Number */
+            case_number: string;
+            /** Category */
+            category: string;
+            /**
+             * Kind
+             * @description the incident kind the category maps to (rules/hub/reports.yaml)
+             */
+            kind: string;
+            /** Severity */
+            severity: string;
+            /**
+             * Status
+             * @description the work order's status: registered, dispatched, ..., closed or false_alarm
+             */
+            status: string;
+            /**
+             * Incident Status
+             * @description open until the work order is closed (or called a false alarm)
+             */
+            incident_status: string;
+            /** Incident Id */
+            incident_id: number;
+            /** Work Order Id */
+            work_order_id: number;
+            /**
+             * Grid Id
+             * @description null when no grid contains the place (a commander dispatches it)
+             */
+            grid_id: string | null;
+            /** District */
+            district: string | null;
+            /**
+             * Reported At
+             * Format: date-time
+             */
+            reported_at: string;
+            /**
+             * Received At
+             * Format: date-time
+             */
+            received_at: string;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+            /**
+             * Due At
+             * @description deadline of the current holder; null while suspended or done
+             */
+            due_at: string | null;
+            /** Dispatched At */
+            dispatched_at: string | null;
+            /** Resolved At */
+            resolved_at: string | null;
+            /**
+             * Closed At
+             * @description closed after verification, or judged a false alarm
+             */
+            closed_at: string | null;
+            /**
+             * Resolution Note
+             * @description what was written when it was last resolved or called false
+             */
+            resolution_note: string | null;
+            /**
+             * Photos
+             * @description pictures on the work order (the citizen's and the officers')
+             */
+            photos: number;
+            /** History */
+            history: components["schemas"]["ReportStep"][];
+            /** Client Id */
+            client_id: string;
+            /** Text */
+            text: string;
+            /** Address */
+            address: string | null;
+            /** Lon */
+            lon: number | null;
+            /** Lat */
+            lat: number | null;
+        };
         /** WorkOrderRuleRef */
         WorkOrderRuleRef: {
             /** Id */
@@ -3718,6 +4625,8 @@ export interface operations {
         parameters: {
             query?: {
                 status?: components["schemas"]["Status"] | null;
+                /** @description true: every status someone still has to act on (resolved included) */
+                open?: boolean | null;
                 assignee?: string | null;
                 kind?: string | null;
                 severity?: ("red" | "orange" | "yellow" | "blue") | null;
@@ -4021,6 +4930,51 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["DeviceProvisioning"];
                 };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+        };
+    };
+    retire_device: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                device_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeviceRetired"];
+                };
+            };
+            /** @description not provisioned */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description already retired */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Validation Error */
             422: {
@@ -7231,7 +8185,7 @@ export interface operations {
     list_admin_changes: {
         parameters: {
             query?: {
-                entity?: ("district" | "grid" | "roster" | "user" | "camera" | "rules") | null;
+                entity?: ("district" | "grid" | "roster" | "user" | "camera" | "rules" | "webhook" | "report_client") | null;
                 entity_id?: string | null;
                 actor?: string | null;
                 /** @description at or after (RFC 3339) */
@@ -7267,6 +8221,1043 @@ export interface operations {
             };
             /** @description Forbidden */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+        };
+    };
+    create_report: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReportSubmission"];
+            };
+        };
+        responses: {
+            /** @description a retry: the case already opened under this number */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReportCase"];
+                };
+            };
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReportCase"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Request Entity Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Unsupported Media Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+        };
+    };
+    get_report: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the hotline's case number */
+                case_number: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReportCase"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+        };
+    };
+    get_work_order_report: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                order_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WorkOrderReport"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+        };
+    };
+    list_report_clients: {
+        parameters: {
+            query?: {
+                limit?: number;
+                offset?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_ReportClientPublic_"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+        };
+    };
+    create_report_client: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReportClientCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReportClientToken"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+        };
+    };
+    rotate_report_client_token: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                client_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReportClientToken"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+        };
+    };
+    revoke_report_client: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                client_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+        };
+    };
+    list_webhook_event_types: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_EventType_"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+        };
+    };
+    list_webhook_subscriptions: {
+        parameters: {
+            query?: {
+                limit?: number;
+                offset?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_SubscriptionPublic_"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+        };
+    };
+    create_webhook_subscription: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SubscriptionCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SubscriptionWithSecret"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+        };
+    };
+    get_webhook_subscription: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                subscription_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SubscriptionPublic"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+        };
+    };
+    delete_webhook_subscription: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                subscription_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+        };
+    };
+    update_webhook_subscription: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                subscription_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SubscriptionUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SubscriptionWithSecret"] | components["schemas"]["SubscriptionPublic"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+        };
+    };
+    ping_webhook_subscription: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                subscription_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeliveryPublic"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+        };
+    };
+    redeliver_webhook_dead_letters: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                subscription_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Redelivered"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+        };
+    };
+    list_webhook_deliveries: {
+        parameters: {
+            query?: {
+                subscription_id?: number | null;
+                status?: ("pending" | "delivered" | "dead") | null;
+                event_type?: string | null;
+                limit?: number;
+                offset?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_DeliveryPublic_"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+        };
+    };
+    get_webhook_delivery: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                delivery_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeliveryDetail"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+        };
+    };
+    redeliver_webhook_delivery: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                delivery_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeliveryPublic"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+            /** @description Conflict */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

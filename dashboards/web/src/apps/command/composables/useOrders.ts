@@ -4,7 +4,7 @@ import { computed, ref } from 'vue'
 import { api, unwrap } from '@/api/client'
 import { useNow } from '@/shared/time'
 import { liveOrder, type LiveWorkOrder } from '../model/incidents'
-import { OPEN_STATUSES, OrderBoard, type Order } from '../model/orders'
+import { OrderBoard, type Order } from '../model/orders'
 import { coalesce, errorText, onLive, reloadOnceLive } from './live'
 
 export function useOrders() {
@@ -29,12 +29,8 @@ export function useOrders() {
     buffered = []
     loading.value = true
     try {
-      const pages = await Promise.all(
-        OPEN_STATUSES.map((status) =>
-          api.GET('/api/v1/work-orders', { params: { query: { status, sort: 'due', limit: 1000 } } }).then(unwrap),
-        ),
-      )
-      board.reset(pages.flatMap((p) => p.data as Order[]))
+      const page = unwrap(await api.GET('/api/v1/work-orders', { params: { query: { open: true, sort: 'due', limit: 1000 } } }))
+      board.reset(page.data as Order[])
       fetchedAt.value = Date.now()
       error.value = null
     } catch (exc) {

@@ -28,16 +28,10 @@ const listKey = (): string => `tasks:${me()}`
 const detailKey = (id: number): string => `task:${me()}:${id}`
 
 async function fetchList(): Promise<Task[]> {
-  // One request per status: the hub's list filters a single status, and closed orders must not crowd out open ones.
-  const lists = await Promise.all(
-    SHOWN.map((status) =>
-      api
-        .GET('/api/v1/work-orders', { params: { query: { status, sort: 'urgency', limit: 500 } } })
-        .then(unwrap)
-        .then((page) => page.data),
-    ),
-  )
-  return mergeLists(lists)
+  // Open orders only (the hub's `open` filter), so closed ones never crowd them out; then the statuses this list shows.
+  const page = unwrap(await api.GET('/api/v1/work-orders', { params: { query: { open: true, sort: 'urgency', limit: 1000 } } }))
+  const shown = new Set<string>(SHOWN)
+  return mergeLists([page.data.filter((task) => shown.has(task.status))])
 }
 
 export async function loadTasks(): Promise<void> {
