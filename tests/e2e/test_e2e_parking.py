@@ -74,12 +74,17 @@ def test_parked_car_becomes_a_work_order_for_the_grid_officer(stack: Any, tmp_pa
     )
     admin = Api(info["hub_url"], info["admin_user"], info["admin_password"])
     try:
-        orders = wait_for(
-            "an illegal-parking work order",
-            lambda: [o for o in admin.get("/api/v1/work-orders", limit=100)["data"] if o["kind"] == "illegal_parking"],
+        # This device's own incident: other tests on the same stack leave orders of their own (one walked to closed).
+        incident = wait_for(
+            "an illegal-parking incident with its work order",
+            lambda: [
+                i
+                for i in admin.get("/api/v1/incidents", device_id=device_id, kind="illegal_parking")["data"]
+                if i["work_order"]
+            ],
             timeout_s=120,
-        )
-        order = orders[0]
+        )[0]
+        order = admin.get(f"/api/v1/work-orders/{incident['work_order']['id']}")
         assert order["status"] == "dispatched"
         assert order["assignee"] == "officer1"  # demo_location lies in officer1's grid
         assert order["due_at"] is not None
