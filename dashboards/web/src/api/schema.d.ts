@@ -790,7 +790,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Config History Route */
+        /**
+         * Config History Route
+         * @description The device's desired configurations, newest version first.
+         */
         get: operations["device_config_history"];
         put?: never;
         post?: never;
@@ -869,7 +872,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List Models Route */
+        /**
+         * List Models Route
+         * @description Registered model files, newest first.
+         */
         get: operations["list_models"];
         put?: never;
         /**
@@ -2834,6 +2840,13 @@ export interface components {
             /** Count */
             count: number;
         };
+        /** Page[ConfigVersion] */
+        Page_ConfigVersion_: {
+            /** Data */
+            data: components["schemas"]["ConfigVersion"][];
+            /** Count */
+            count: number;
+        };
         /** Page[DeliveryPublic] */
         Page_DeliveryPublic_: {
             /** Data */
@@ -2894,6 +2907,13 @@ export interface components {
         Page_IncidentsHourlyRow_: {
             /** Data */
             data: components["schemas"]["IncidentsHourlyRow"][];
+            /** Count */
+            count: number;
+        };
+        /** Page[ModelPublic] */
+        Page_ModelPublic_: {
+            /** Data */
+            data: components["schemas"]["ModelPublic"][];
             /** Count */
             count: number;
         };
@@ -5906,6 +5926,7 @@ export interface operations {
         parameters: {
             query?: {
                 limit?: number;
+                offset?: number;
             };
             header?: never;
             path: {
@@ -5921,7 +5942,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ConfigVersion"][];
+                    "application/json": components["schemas"]["Page_ConfigVersion_"];
                 };
             };
             /** @description Validation Error */
@@ -6079,6 +6100,7 @@ export interface operations {
             query?: {
                 name?: string | null;
                 limit?: number;
+                offset?: number;
             };
             header?: never;
             path?: never;
@@ -6092,7 +6114,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ModelPublic"][];
+                    "application/json": components["schemas"]["Page_ModelPublic_"];
                 };
             };
             /** @description Validation Error */
