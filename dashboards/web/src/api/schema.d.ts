@@ -4000,6 +4000,11 @@ export interface components {
             lat?: number | null;
             /** Evidence Event Id */
             evidence_event_id?: string | null;
+            /**
+             * Queue
+             * @description registered with nobody assigned: the district whose commanders dispatch it (else null)
+             */
+            queue?: string | null;
             incident: components["schemas"]["WorkOrderIncident"];
             /**
              * Photos
@@ -4165,6 +4170,11 @@ export interface components {
             lat?: number | null;
             /** Evidence Event Id */
             evidence_event_id?: string | null;
+            /**
+             * Queue
+             * @description registered with nobody assigned: the district whose commanders dispatch it (else null)
+             */
+            queue?: string | null;
         };
         /**
          * WorkOrderReport
@@ -4652,6 +4662,8 @@ export interface operations {
                 severity?: ("red" | "orange" | "yellow" | "blue") | null;
                 grid_id?: string | null;
                 district?: string | null;
+                /** @description the unassigned orders waiting in this district's commander queue */
+                queue?: string | null;
                 /** @description true: past due_at and not yet resolved (clock running); false: the others */
                 overdue?: boolean | null;
                 /** @description due_at before this time (RFC 3339) */
