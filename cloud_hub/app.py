@@ -165,6 +165,12 @@ class HubRuntime:
                 self._stops.append(job.stop)
             log.info("ingest started (MQTT %s:%d)", settings.mqtt.host, settings.mqtt.port)
         else:
+            from cloud_hub.rules.watch import RulesWatcher
+
+            # An API-only replica routes citizens' reports and reviews orders with the same rules: follow edits too.
+            watcher = RulesWatcher([(self.rules.directory, self.rules.reload)], interval_s=float(settings.rules_poll_s))
+            watcher.start()
+            self._stops.append(watcher.stop)
             log.info("ingest disabled in this process (API only)")
 
     def stop(self) -> None:

@@ -1,7 +1,8 @@
 """The hub rule files (rules/hub/*.yaml) for the administrator: read, validate with the loader's own models, write
 atomically (a temporary file renamed over the old one, so a reader never sees half a file).
 
-The files are the loader's: `RULE_FILES` (severity, SLA) and the telemetry file. Validation is the loader's too
+The files are the loader's: `RULE_FILES` (severity, SLA, merge, routing), the telemetry file and the hotline
+categories (reports.yaml). Validation is the loader's too
 (YAML mapping, then the pydantic model), but answered as a list of {loc, msg, type} so an editor can point at the
 field."""
 
@@ -19,6 +20,7 @@ import yaml
 from pydantic import BaseModel, Field, ValidationError
 
 from cloud_hub.admin.errors import AdminError, not_found
+from cloud_hub.reports.rules import REPORTS_FILE, ReportRules
 from cloud_hub.rules.loader import RULE_FILES
 from cloud_hub.telemetry.models import TelemetryRules
 from cloud_hub.telemetry.rules import TELEMETRY_FILE
@@ -28,7 +30,11 @@ MAX_RULE_TEXT = 1_000_000
 
 def rule_schemas() -> dict[str, type[BaseModel]]:
     """File name -> the model the hub validates it with (the same the loaders use)."""
-    return {**{name: schema for name, (_, schema) in RULE_FILES.items()}, TELEMETRY_FILE: TelemetryRules}
+    return {
+        **{name: schema for name, (_, schema) in RULE_FILES.items()},
+        TELEMETRY_FILE: TelemetryRules,
+        REPORTS_FILE: ReportRules,
+    }
 
 
 class RuleText(BaseModel):

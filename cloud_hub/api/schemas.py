@@ -105,6 +105,9 @@ class WorkOrderPublic(BaseModel):
     lon: float | None = None
     lat: float | None = None
     evidence_event_id: UUID | None = None
+    queue: str | None = Field(
+        None, description="registered with nobody assigned: the district whose commanders dispatch it (else null)"
+    )
 
 
 class WorkOrderPhoto(BaseModel):

@@ -173,14 +173,18 @@ def current_desired_config(conn: psycopg.Connection, device_id: str) -> DesiredC
     return _desired(row) if row else None
 
 
-def config_history(conn: psycopg.Connection, device_id: str, limit: int = 50) -> list[DesiredConfig]:
+def config_history(
+    conn: psycopg.Connection, device_id: str, limit: int = 50, offset: int = 0
+) -> tuple[list[DesiredConfig], int]:
+    """The device's desired configurations, newest version first, and how many it has had."""
     with conn.cursor(row_factory=dict_row) as cur:
         rows = cur.execute(
             "SELECT device_id, version, config, actor, role, created_at FROM device_configs"
-            " WHERE device_id = %s ORDER BY version DESC LIMIT %s",
-            (device_id, limit),
+            " WHERE device_id = %s ORDER BY version DESC LIMIT %s OFFSET %s",
+            (device_id, limit, offset),
         ).fetchall()
-    return [_desired(r) for r in rows]
+        total = cur.execute("SELECT count(*) AS n FROM device_configs WHERE device_id = %s", (device_id,)).fetchone()
+    return [_desired(r) for r in rows], int(total["n"]) if total else 0
 
 
 def store_desired_config(

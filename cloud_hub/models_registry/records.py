@@ -58,13 +58,18 @@ def get_model(conn: psycopg.Connection, sha256: str) -> ModelRecord | None:
     return ModelRecord(**row) if row else None
 
 
-def list_models(conn: psycopg.Connection, name: str | None = None, limit: int = 100) -> list[ModelRecord]:
+def list_models(
+    conn: psycopg.Connection, name: str | None = None, limit: int = 100, offset: int = 0
+) -> tuple[list[ModelRecord], int]:
+    """Registered model files, newest first, and how many there are (of that name, when given)."""
     where, params = ("WHERE name = %s", [name]) if name else ("", [])
     with conn.cursor(row_factory=dict_row) as cur:
         rows = cur.execute(
-            f"SELECT {_COLUMNS} FROM model_files {where} ORDER BY uploaded_at DESC, sha256 LIMIT %s", [*params, limit]
+            f"SELECT {_COLUMNS} FROM model_files {where} ORDER BY uploaded_at DESC, sha256 LIMIT %s OFFSET %s",
+            [*params, limit, offset],
         ).fetchall()
-    return [ModelRecord(**r) for r in rows]
+        total = cur.execute(f"SELECT count(*) AS n FROM model_files {where}", params).fetchone()
+    return [ModelRecord(**r) for r in rows], int(total["n"]) if total else 0
 
 
 def register_model(

@@ -37,7 +37,7 @@ from cloud_hub.workorders.state_machine import (
 
 COLUMNS = (
     "w.id, w.incident_id, w.kind, w.subtype, w.severity, w.status, w.assignee, w.handled_by, w.suspended_from, "
-    "w.grid_id, w.district, w.due_at, w.sla_remaining_min, w.created_at, w.updated_at"
+    "w.grid_id, w.district, w.due_at, w.sla_remaining_min, w.created_at, w.updated_at, w.queue"
 )
 _PLACE = "i.camera_id, i.lon, i.lat, i.evidence_event_id"
 _SEVERITY_RANK = "CASE w.severity WHEN 'red' THEN 0 WHEN 'orange' THEN 1 WHEN 'yellow' THEN 2 ELSE 3 END"
@@ -78,6 +78,7 @@ class Filters:
     severity: str | None = None
     grid_id: str | None = None
     district: str | None = None
+    queue: str | None = None  # waiting, unassigned, in this district's commander queue
     overdue: bool | None = None  # past due_at while the SLA clock runs (not resolved, not suspended, not done)
     due_before: datetime | None = None
     created_since: datetime | None = None
@@ -385,7 +386,8 @@ def apply_transition(
         cur.execute(
             f"""
             UPDATE work_orders w SET status = %s, assignee = %s, handled_by = %s, suspended_from = %s,
-                due_at = %s, sla_remaining_min = %s, updated_at = now()
+                due_at = %s, sla_remaining_min = %s, updated_at = now(),
+                queue = CASE WHEN %s THEN coalesce(w.queue, w.district) END
             WHERE w.id = %s RETURNING {COLUMNS}
             """,
             (
@@ -395,6 +397,8 @@ def apply_transition(
                 new.suspended_from.value if new.suspended_from else None,
                 due,
                 left,
+                # Taken back with nobody assigned: it waits in the district's commander queue until dispatched.
+                new.status == Status.REGISTERED and new.assignee is None,
                 order_id,
             ),
         )
@@ -417,7 +421,7 @@ def list_work_orders(
     """The work orders `scope` may see that match `filters`, sorted, and the total count before paging."""
     where, params = scope_sql(scope, alias="w", assignee="w.assignee")
     clauses = [f"({where})"]
-    for name in ("status", "assignee", "kind", "severity", "grid_id", "district"):
+    for name in ("status", "assignee", "kind", "severity", "grid_id", "district", "queue"):
         value = getattr(filters, name)
         if value is not None:
             clauses.append(f"w.{name} = %({name})s")

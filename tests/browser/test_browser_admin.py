@@ -21,7 +21,6 @@ from playwright.sync_api import Browser, Locator, Page, expect
 pytestmark = pytest.mark.browser
 
 
-
 def _square(west: float, south: float, size: float = 0.004) -> dict[str, Any]:
     ring = [[west, south], [west + size, south], [west + size, south + size], [west, south + size], [west, south]]
     return {"type": "Polygon", "coordinates": [ring]}

@@ -61,9 +61,7 @@ def test_batch_schema_and_size_limits() -> None:
     with pytest.raises(ValidationError):
         EventBatch.model_validate({"schema": "cityops.events/1", "device_id": "edge-0007", "events": []})
     with pytest.raises(ValidationError):
-        EventBatch.model_validate(
-            {"schema": "cityops.events/1", "device_id": "edge-0007", "events": [_event()] * 501}
-        )
+        EventBatch.model_validate({"schema": "cityops.events/1", "device_id": "edge-0007", "events": [_event()] * 501})
 
 
 def test_new_event_id_is_uuid7_and_time_ordered() -> None:

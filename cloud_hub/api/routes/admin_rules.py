@@ -1,8 +1,9 @@
-"""/api/v1/admin/rules: the hub rule files (severity, SLA, telemetry), read, validated and saved by administrators.
+"""/api/v1/admin/rules: the hub rule files (severity, SLA, merge, routing, telemetry, hotline categories), read,
+validated and saved by administrators.
 
 A save is validated with the loader's own models (nothing is written when bad), written atomically into the
 directory the hub loaded, and this process's rules are reloaded at once; other processes follow through their
-rules watchers (`rules_poll_s`)."""
+rules watchers (`rules_poll_s`), the hotline categories on the next report."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from cloud_hub.api.deps import ConnDep
 from cloud_hub.api.problems import Problem
 from cloud_hub.api.routes.admin_common import CONFLICT, ERRORS, NOT_FOUND, Admin
 from cloud_hub.api.schemas import Page
+from cloud_hub.reports.rules import REPORTS_FILE
 from cloud_hub.rules.loader import RULE_FILES, RulesError
 
 log = logging.getLogger(__name__)
@@ -39,6 +41,8 @@ def _directory(request: Request) -> Path:
 
 def _reload(request: Request, name: str) -> tuple[bool, str | None]:
     """Reload the store that reads `name` in this process, when this process holds one."""
+    if name == REPORTS_FILE:  # checked on use by every process (a stat per report): in force from the next report
+        return True, None
     if name in RULE_FILES:
         store = request.app.state.rules
     else:  # the telemetry file: its store lives with ingest; a process that publishes it on app.state gets it now

@@ -401,9 +401,15 @@ def republish_config_route(device_id: str, request: Request, conn: ConnDep, user
 
 @router.get("/devices/{device_id}/config/history", operation_id="device_config_history")
 def config_history_route(
-    device_id: str, conn: ConnDep, user: Viewer, limit: Annotated[int, Query(ge=1, le=500)] = 50
-) -> list[ConfigVersion]:
-    return [_config_version(d) for d in control.config_history(conn, device_id, limit)]
+    device_id: str,
+    conn: ConnDep,
+    user: Viewer,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> Page[ConfigVersion]:
+    """The device's desired configurations, newest version first."""
+    records, count = control.config_history(conn, device_id, limit, offset)
+    return Page[ConfigVersion](data=[_config_version(d) for d in records], count=count)
 
 
 # ---- snapshots --------------------------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from pydantic import BaseModel
 from starlette.datastructures import UploadFile
 
 from cloud_hub.api.deps import ConnDep, SettingsDep, authenticate_device_token, authenticate_token, require_roles
+from cloud_hub.api.schemas import Page
 from cloud_hub.auth.security import TokenError, decode_access_token, decode_device_token
 from cloud_hub.auth.users import User
 from cloud_hub.core.config import HubSettings
@@ -158,8 +159,11 @@ def list_models_route(
     settings: SettingsDep,
     name: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-) -> list[ModelPublic]:
-    return [_public(r, settings) for r in list_models(conn, name, limit)]
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> Page[ModelPublic]:
+    """Registered model files, newest first."""
+    records, count = list_models(conn, name, limit, offset)
+    return Page[ModelPublic](data=[_public(r, settings) for r in records], count=count)
 
 
 @router.get("/models/{sha256}", operation_id="get_model", dependencies=[Depends(require_roles(*MANAGERS, "commander"))])

@@ -141,6 +141,9 @@ def list_work_orders(
     severity: Literal["red", "orange", "yellow", "blue"] | None = None,
     grid_id: str | None = None,
     district: str | None = None,
+    queue: Annotated[
+        str | None, Query(description="the unassigned orders waiting in this district's commander queue")
+    ] = None,
     overdue: Annotated[
         bool | None, Query(description="true: past due_at and not yet resolved (clock running); false: the others")
     ] = None,
@@ -172,6 +175,7 @@ def list_work_orders(
         severity=severity,
         grid_id=grid_id,
         district=district,
+        queue=queue,
         overdue=overdue,
         due_before=due_before,
         created_since=created_since,

@@ -3,12 +3,14 @@ atomically into the directory the hub loaded, reloaded in this process at once, 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 from fastapi.testclient import TestClient
 
 from cloud_hub.admin.rules import validate_rule_text
+from cloud_hub.reports.rules import ReportRulesFile
 from cloud_hub.rules.loader import load_hub_rules
 from cloud_hub.telemetry.rules import load_telemetry_rules
 
@@ -20,7 +22,7 @@ def test_list_shows_every_rule_file(client: TestClient, admin: dict[str, str], r
     listed = client.get(BASE, headers=admin)
     assert listed.status_code == 200, listed.text
     files = {f["name"]: f for f in listed.json()["data"]}
-    assert set(files) == {"severity.yaml", "sla.yaml", "merge.yaml", "routing.yaml", "telemetry.yaml"}
+    assert set(files) == {"severity.yaml", "sla.yaml", "merge.yaml", "routing.yaml", "telemetry.yaml", "reports.yaml"}
     sla = files["sla.yaml"]
     assert sla["exists"] and sla["error"] is None and sla["text"] == (rules_dir / "hub" / "sla.yaml").read_text()
     assert sla["content"]["kinds"]["illegal_parking"]["red"] == 15
@@ -91,3 +93,37 @@ def test_api_validation_matches_the_loader(rules_dir: Path) -> None:
     assert validate_rule_text("sla.yaml", (hub / "sla.yaml").read_text()) == loaded.sla
     telemetry = validate_rule_text("telemetry.yaml", (hub / "telemetry.yaml").read_text())
     assert telemetry == load_telemetry_rules(hub / "telemetry.yaml")
+
+
+def test_hotline_categories_are_edited_like_the_other_rule_files(
+    client: TestClient, admin: dict[str, str], rules_dir: Path
+) -> None:
+    path = rules_dir / "hub" / "reports.yaml"
+    in_force = ReportRulesFile(path)
+    assert "illegal_parking" in in_force.current().categories
+    current = client.get(f"{BASE}/reports.yaml", headers=admin).json()
+    assert current["content"]["categories"]["illegal_parking"]["kind"] == "illegal_parking"
+
+    bad = current["text"] + "  meter_fault:\n    kind: camera_fault\n"
+    refused = client.put(f"{BASE}/reports.yaml", json={"text": bad}, headers=admin)
+    assert refused.status_code == 422 and refused.json()["file"] == "reports.yaml"
+    assert refused.json()["errors"][0]["loc"] == ["reports.yaml", "categories", "meter_fault", "kind"]
+    assert path.read_text() == current["text"], "a refused edit writes nothing"
+
+    text = current["text"] + "  shared_bikes:\n    kind: bike_pileup\n    label: 共享单车乱停放\n"
+    saved = client.put(f"{BASE}/reports.yaml", json={"text": text, "base_sha256": current["sha256"]}, headers=admin)
+    assert saved.status_code == 200 and saved.json()["reloaded"] is True
+    assert in_force.current().categories["shared_bikes"].kind == "bike_pileup"  # the next report sees it
+
+
+def test_an_api_only_replica_follows_edits_made_elsewhere(client: TestClient, rules_dir: Path) -> None:
+    # This app runs with ingest off, like `cityops hub run --no-ingest`: a file changed by another replica (or a
+    # ConfigMap swap) still reaches it through its own rules watcher.
+    store = client.app.state.rules
+    assert store.current.sla.minutes("unlisted_kind", "red") == 30
+    path = rules_dir / "hub" / "sla.yaml"
+    path.write_text(path.read_text().replace("default: {red: 30,", "default: {red: 25,"))
+    deadline = time.monotonic() + 60
+    while store.current.sla.minutes("unlisted_kind", "red") != 25 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert store.current.sla.minutes("unlisted_kind", "red") == 25

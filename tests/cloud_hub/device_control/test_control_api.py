@@ -157,7 +157,8 @@ def test_desired_config_versions_publish_and_applied_state(
     third = client.put(url, json={"cameras": [cam9]}, headers=bearer(settings, "tech")).json()
     assert third["in_sync"] is False and "cam-9" in third["config_error"]
     history = client.get(f"{url}/history", headers=bearer(settings, "tech")).json()
-    assert [(h["version"], h["set_by"]) for h in history] == [(3, "tech"), (2, "adm"), (1, "tech")]
+    assert [(h["version"], h["set_by"]) for h in history["data"]] == [(3, "tech"), (2, "adm"), (1, "tech")]
+    assert history["count"] == 3
 
     republished = client.post(f"{url}/publish", headers=bearer(settings, "adm"))
     assert republished.status_code == 200 and ingest.configs[-1] == ingest.configs[-2]

@@ -77,7 +77,7 @@ def test_upload_register_and_download(client: TestClient, settings: HubSettings,
     )
     assert multipart.status_code == 201 and multipart.json()["sha256"] == other_sha
     listed = client.get("/api/v1/models?name=yolox_nano", headers=bearer(settings, "boss")).json()
-    assert [m["version"] for m in listed] == ["0.3.0", "0.2.0"]
+    assert [m["version"] for m in listed["data"]] == ["0.3.0", "0.2.0"] and listed["count"] == 2
     assert client.get(f"/api/v1/models/{sha}", headers=bearer(settings, "tech")).json()["version"] == "0.2.0"
 
     device_id, secret = provision(client, settings)

@@ -14,6 +14,7 @@ import psycopg
 import pytest
 
 from cityops.contract.messages import Event, new_event_id
+from cloud_hub.auth.scope import Scope
 from cloud_hub.auth.users import ensure_user
 from cloud_hub.core.types import IngestedEvent
 from cloud_hub.dispatch.assign import Pool, assign, balance, pool_for
@@ -212,6 +213,17 @@ def test_nobody_at_all_leaves_it_in_the_district_commander_queue(conn: psycopg.C
         ("registered", None, "t-d", True, "no officer on duty in grid t-e; it has no neighbouring grid;"
          " grid t-e has no (active) supervisor; left registered in the commander queue of district t-d"),
     ]  # fmt: skip
+
+    # The commander's queue is a filter; dispatching takes an order out of it, taking it back puts it in again.
+    city = Scope("admin", "admin")
+    queued, count = work_orders.list_work_orders(conn, work_orders.Filters(queue="t-d"), city)
+    assert count == 2 and {o["queue"] for o in queued} == {"t-d"}
+    commander = Actor("cmd-t", "commander")
+    first = min(o["id"] for o in queued)
+    dispatched = work_orders.apply_transition(conn, first, "dispatched", commander, assignee="off-c", now=NOW)
+    assert dispatched["queue"] is None
+    assert work_orders.list_work_orders(conn, work_orders.Filters(queue="t-d"), city)[1] == 1
+    assert work_orders.apply_transition(conn, first, "registered", commander, now=NOW)["queue"] == "t-d"
 
 
 def test_the_fallbacks_follow_routing_yaml(conn: psycopg.Connection, tmp_path: Path) -> None:

@@ -790,7 +790,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Config History Route */
+        /**
+         * Config History Route
+         * @description The device's desired configurations, newest version first.
+         */
         get: operations["device_config_history"];
         put?: never;
         post?: never;
@@ -869,7 +872,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List Models Route */
+        /**
+         * List Models Route
+         * @description Registered model files, newest first.
+         */
         get: operations["list_models"];
         put?: never;
         /**
@@ -2834,6 +2840,13 @@ export interface components {
             /** Count */
             count: number;
         };
+        /** Page[ConfigVersion] */
+        Page_ConfigVersion_: {
+            /** Data */
+            data: components["schemas"]["ConfigVersion"][];
+            /** Count */
+            count: number;
+        };
         /** Page[DeliveryPublic] */
         Page_DeliveryPublic_: {
             /** Data */
@@ -2894,6 +2907,13 @@ export interface components {
         Page_IncidentsHourlyRow_: {
             /** Data */
             data: components["schemas"]["IncidentsHourlyRow"][];
+            /** Count */
+            count: number;
+        };
+        /** Page[ModelPublic] */
+        Page_ModelPublic_: {
+            /** Data */
+            data: components["schemas"]["ModelPublic"][];
             /** Count */
             count: number;
         };
@@ -3980,6 +4000,11 @@ export interface components {
             lat?: number | null;
             /** Evidence Event Id */
             evidence_event_id?: string | null;
+            /**
+             * Queue
+             * @description registered with nobody assigned: the district whose commanders dispatch it (else null)
+             */
+            queue?: string | null;
             incident: components["schemas"]["WorkOrderIncident"];
             /**
              * Photos
@@ -4145,6 +4170,11 @@ export interface components {
             lat?: number | null;
             /** Evidence Event Id */
             evidence_event_id?: string | null;
+            /**
+             * Queue
+             * @description registered with nobody assigned: the district whose commanders dispatch it (else null)
+             */
+            queue?: string | null;
         };
         /**
          * WorkOrderReport
@@ -4632,6 +4662,8 @@ export interface operations {
                 severity?: ("red" | "orange" | "yellow" | "blue") | null;
                 grid_id?: string | null;
                 district?: string | null;
+                /** @description the unassigned orders waiting in this district's commander queue */
+                queue?: string | null;
                 /** @description true: past due_at and not yet resolved (clock running); false: the others */
                 overdue?: boolean | null;
                 /** @description due_at before this time (RFC 3339) */
@@ -5906,6 +5938,7 @@ export interface operations {
         parameters: {
             query?: {
                 limit?: number;
+                offset?: number;
             };
             header?: never;
             path: {
@@ -5921,7 +5954,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ConfigVersion"][];
+                    "application/json": components["schemas"]["Page_ConfigVersion_"];
                 };
             };
             /** @description Validation Error */
@@ -6079,6 +6112,7 @@ export interface operations {
             query?: {
                 name?: string | null;
                 limit?: number;
+                offset?: number;
             };
             header?: never;
             path?: never;
@@ -6092,7 +6126,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ModelPublic"][];
+                    "application/json": components["schemas"]["Page_ModelPublic_"];
                 };
             };
             /** @description Validation Error */
