@@ -16,23 +16,9 @@ from pydantic import SecretStr
 
 from cloud_hub.app import create_app
 from cloud_hub.core.config import HubSettings
-from cloud_hub.store.migrations import migrate
-from cloud_hub.store.scratch import scratch_database
 
-ADMIN_URL = os.environ.get("CITYOPS_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REPO = Path(__file__).resolve().parents[3]
 ADMIN_PASSWORD = "admin-test-pw"
-
-
-@pytest.fixture(scope="module")
-def database_url() -> Iterator[str]:
-    try:
-        psycopg.connect(ADMIN_URL, connect_timeout=5).close()
-    except psycopg.OperationalError as exc:
-        pytest.fail(f"these tests need PostgreSQL at CITYOPS_TEST_DATABASE_URL ({ADMIN_URL}): {exc}")
-    with scratch_database(ADMIN_URL, prefix="cityops_audit") as url:
-        migrate(url)
-        yield url
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,6 @@ every role, and an IngestService stand-in that records what would be published."
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 
 import pytest
@@ -15,15 +14,6 @@ from psycopg_pool import ConnectionPool
 from cloud_hub.api.routes import auth, device_control, devices, models
 from cloud_hub.auth.users import ensure_user
 from cloud_hub.core.config import HubSettings
-from cloud_hub.store.scratch import DEFAULT_ADMIN_URL, migrated_scratch_database
-
-ADMIN_URL = os.environ.get("CITYOPS_TEST_DATABASE_URL", DEFAULT_ADMIN_URL)
-
-
-@pytest.fixture(scope="module")
-def database_url() -> Iterator[str]:
-    with migrated_scratch_database(ADMIN_URL, prefix="cityops_control") as url:
-        yield url
 
 
 @pytest.fixture(scope="module")

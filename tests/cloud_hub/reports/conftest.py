@@ -3,7 +3,6 @@ and live relay off: nothing moves the work orders but the tests)."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,16 +13,8 @@ from pydantic import SecretStr
 
 from cloud_hub.app import create_app
 from cloud_hub.core.config import HubSettings
-from cloud_hub.store.scratch import migrated_scratch_database
 
-ADMIN_URL = os.environ.get("CITYOPS_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REPO = Path(__file__).resolve().parents[3]
-
-
-@pytest.fixture(scope="module")
-def database_url() -> Iterator[str]:
-    with migrated_scratch_database(ADMIN_URL, prefix="cityops_reports") as url:
-        yield url
 
 
 @pytest.fixture(scope="module")

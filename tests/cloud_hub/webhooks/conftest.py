@@ -3,7 +3,6 @@ sender off (scheduler off), so each test runs the senders it needs against a rea
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,18 +14,16 @@ from pydantic import SecretStr
 from cloud_hub.app import create_app
 from cloud_hub.core.config import HubSettings
 from cloud_hub.seed.demo import seed_demo
-from cloud_hub.store.scratch import migrated_scratch_database
 
-ADMIN_URL = os.environ.get("CITYOPS_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REPO = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(scope="module")
-def database_url() -> Iterator[str]:
-    with migrated_scratch_database(ADMIN_URL, prefix="cityops_webhooks") as url:
-        with psycopg.connect(url) as conn:
-            seed_demo(conn)
-        yield url
+def database_url(database_url: str) -> str:
+    """The module's scratch database, seeded with the demo district."""
+    with psycopg.connect(database_url) as conn:
+        seed_demo(conn)
+    return database_url
 
 
 @pytest.fixture(scope="module")
