@@ -1,4 +1,5 @@
-"""Data access for dispatch: the round-robin turns every hub replica shares, and officers' open-order counts.
+"""Data access for dispatch: the round-robin turns every hub replica shares, officers' open-order counts, and `route`,
+the two around the pure `assign`.
 
 Lock order (see cloud_hub/ingest/storage.py and cloud_hub/incidents/processor.py): a batch takes its rotation rows
 after its place and situation locks and before it creates work orders; nothing waits for a situation while
@@ -8,10 +9,11 @@ the second counts the first one's committed orders.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 
 import psycopg
 
+from cloud_hub.dispatch.assign import Pool, Route, assign
 from cloud_hub.workorders.state_machine import CLOCK_RUNNING, Status
 
 # Orders an officer is working on (not waiting for a commander, not paused, not waiting for review).
@@ -53,3 +55,14 @@ def open_order_counts(conn: psycopg.Connection, usernames: Iterable[str]) -> dic
         (names, list(LOAD_STATUSES)),
     ).fetchall()
     return {name: int(n) for name, n in rows}
+
+
+def route(conn: psycopg.Connection, pools: Sequence[tuple[Pool, str | None]]) -> list[Route]:
+    """A route for each (pool, district), in order: the balanced pools' turns locked (replicas continue one
+    rotation), their officers' open orders counted, `assign` deciding, the turns that moved on saved."""
+    balanced = [pool for pool, _ in pools if pool.balanced]
+    turns = lock_turns(conn, {p.rotation for p in balanced if p.rotation})
+    counts = open_order_counts(conn, {officer for p in balanced for officer in p.officers})
+    routes, used = assign(pools, counts, turns)
+    save_turns(conn, used)
+    return routes

@@ -29,7 +29,7 @@ from prometheus_client import Counter
 from cityops.contract.messages import KNOWN_KINDS, Event
 from cloud_hub.core.types import IngestedEvent
 from cloud_hub.dispatch import store as dispatch_store
-from cloud_hub.dispatch.assign import assign, pool_for
+from cloud_hub.dispatch.assign import pool_for
 from cloud_hub.dispatch.directory import GridDirectory
 from cloud_hub.dispatch.routing import GridIndex
 from cloud_hub.incidents import nearby, store
@@ -333,11 +333,7 @@ class IncidentProcessor:
         orders = []
         live = [i for i in created if i.status == "open"]
         pools = [(pool_for(index, i.grid_id, now, rules.routing.fallbacks, _why(i)), i.district) for i in live]
-        balanced = [pool for pool, _ in pools if pool.balanced]
-        turns = dispatch_store.lock_turns(conn, {p.rotation for p in balanced if p.rotation})
-        counts = dispatch_store.open_order_counts(conn, {o for p in balanced for o in p.officers})
-        routes, used = assign(pools, counts, turns)
-        dispatch_store.save_turns(conn, used)
+        routes = dispatch_store.route(conn, pools)
         route_of = {id(incident): route for incident, route in zip(live, routes, strict=True)}
         for incident in created:
             assert incident.id is not None

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import psycopg
 
 from cloud_hub.dispatch import store as dispatch_store
-from cloud_hub.dispatch.assign import Route, assign, pool_for
+from cloud_hub.dispatch.assign import Route, pool_for
 from cloud_hub.dispatch.directory import GridDirectory
 from cloud_hub.evidence.store import EvidenceStore
 from cloud_hub.incidents.severity import classify
@@ -90,10 +90,7 @@ def _route(conn: psycopg.Connection, ctx: Context, place: ReportPlace) -> tuple[
         else "the report gives an address but no coordinates"
     )
     pool = pool_for(index, grid.grid_id if grid else None, ctx.now, ctx.hub_rules.routing.fallbacks, why)
-    turns = dispatch_store.lock_turns(conn, [pool.rotation] if pool.balanced and pool.rotation else [])
-    counts = dispatch_store.open_order_counts(conn, pool.officers if pool.balanced else ())
-    [route], used = assign([(pool, district)], counts, turns)
-    dispatch_store.save_turns(conn, used)
+    [route] = dispatch_store.route(conn, [(pool, district)])
     return (grid.grid_id if grid else None), district, route
 
 
