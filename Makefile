@@ -13,8 +13,8 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
 WEB := dashboards/web
 WEB_MODULES := $(WEB)/node_modules/.installed
 WEB_BUILT := $(WEB)/dist/.built
-WEB_SOURCES := $(shell find $(WEB)/src $(WEB)/public $(WEB)/command $(WEB)/officer $(WEB)/technician $(WEB)/admin \
-	$(WEB)/index.html $(WEB)/vite.config.ts $(WEB)/tsconfig.json -type f 2>/dev/null)
+WEB_SOURCES := $(shell find $(WEB)/src $(WEB)/public $(WEB)/scripts $(WEB)/command $(WEB)/officer $(WEB)/technician $(WEB)/admin \
+	$(WEB)/index.html $(WEB)/vite.config.ts $(WEB)/tsconfig.json $(WEB)/package.json -type f 2>/dev/null)
 
 .PHONY: demo test install system-packages test-packages web lint stack-up stack-down clean
 
