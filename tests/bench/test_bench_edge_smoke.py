@@ -12,13 +12,14 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-SHARED = REPO.parent / "shared"
+from tests.shared_assets import SHARED, require_shared
 
-pytestmark = pytest.mark.skipif(
-    not (SHARED / "models" / "yolox_nano.onnx").is_file() or not (SHARED / "media" / "mmdet_demo.mp4").is_file(),
-    reason="../shared models and media are not available",
-)
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(autouse=True)
+def _shared_assets() -> None:
+    require_shared(SHARED / "models" / "yolox_nano.onnx", SHARED / "media" / "mmdet_demo.mp4")
 
 
 def test_tiny_bench_run_reports_every_leg_and_the_ratios() -> None:

@@ -30,6 +30,7 @@ from e2e_support import REPO, SHARED, Api, cityops, json_of, stack_env, wait_for
 
 from cloud_hub.stack import hub_process, mosquitto
 from cloud_hub.stack.paths import StackPaths
+from tests.shared_assets import require_shared
 
 pytestmark = pytest.mark.e2e
 
@@ -223,8 +224,7 @@ def _edge_config(stack: ResilienceStack, credentials: dict[str, Any], work: Path
 
 @pytest.fixture(scope="module")
 def own_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ResilienceStack]:
-    if not MODEL.exists() or not STILL.exists():
-        pytest.skip(f"real model and footage expected in {SHARED}")
+    require_shared(MODEL, STILL)
     if DATABASE == "timescaledb" and os.geteuid() != 0:
         pytest.skip("TimescaleDB runs in a Debian 13 chroot, which needs root")
     resilience = ResilienceStack(tmp_path_factory.mktemp("stack-resilience"))

@@ -17,6 +17,8 @@ import pytest
 import yaml
 from e2e_support import REPO, SHARED, Api, wait_for
 
+from tests.shared_assets import require_shared
+
 pytestmark = pytest.mark.e2e
 
 DEMO_RULES = REPO / "rules" / "edge" / "demo-street.yaml"
@@ -54,8 +56,7 @@ def _outbox_depth(data_dir: Path) -> int:
 
 
 def test_parked_car_becomes_a_work_order_for_the_grid_officer(stack: Any, tmp_path: Path) -> None:
-    if not (SHARED / "models" / "yolox_nano.onnx").exists():
-        pytest.skip(f"real model and footage expected in {SHARED}")
+    require_shared(SHARED / "models" / "yolox_nano.onnx")
     info = stack.info
     device_id = f"edge-e2e-{stack.database}"
     credentials = stack.provision(device_id)

@@ -1,25 +1,15 @@
-"""Shared helpers for the edge agent tests: paths to ../shared, skips, fakes."""
+"""Shared helpers for the edge agent tests: paths to ../shared (tests/shared_assets.py), fakes."""
 
 from __future__ import annotations
 
 import threading
 from pathlib import Path
 
-import pytest
-
 from cityops.contract.topics import Topic
-
-REPO = Path(__file__).resolve().parents[2]
-SHARED = REPO / ".." / "shared"
-MODELS_DIR = SHARED / "models"
-MEDIA_DIR = SHARED / "media"
-
-
-def shared_file(*parts: str) -> Path:
-    path = SHARED.joinpath(*parts)
-    if not path.is_file():
-        pytest.skip(f"{path} not available (the shared models/media folder is expected beside the checkout)")
-    return path
+from tests.shared_assets import MEDIA_DIR as MEDIA_DIR
+from tests.shared_assets import MODELS_DIR as MODELS_DIR
+from tests.shared_assets import SHARED as SHARED
+from tests.shared_assets import shared_file as shared_file
 
 
 class FakeLink:

@@ -10,6 +10,7 @@ import pytest
 from edge_plates_scene import LPD_MODEL, plate_on_car
 
 from edge_agent.plates.detector import INPUT_WH, PlateDetector, decode, prior_boxes, select
+from tests.shared_assets import require_shared
 
 
 def zoo_priors(w: int, h: int) -> np.ndarray:
@@ -69,8 +70,7 @@ def test_select_thresholds_and_suppresses_overlaps_best_first() -> None:
 
 @pytest.fixture(scope="module")
 def detector() -> PlateDetector:
-    if not LPD_MODEL.is_file():
-        pytest.skip(f"{LPD_MODEL} not available")
+    require_shared(LPD_MODEL)
     return PlateDetector(LPD_MODEL)
 
 

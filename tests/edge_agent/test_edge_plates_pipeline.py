@@ -27,6 +27,7 @@ from edge_agent.plates.crop import rectify_plate
 from edge_agent.plates.reader import PlateReaderUnavailable
 from edge_agent.plates.recognizer import PlateModels
 from edge_agent.rules import load_rules
+from tests.shared_assets import require_shared
 
 pytest.importorskip("rapidocr_onnxruntime", reason="the optional `plates` extra is not installed")
 
@@ -63,8 +64,7 @@ class ListRecorder:
 
 @pytest.fixture(scope="module")
 def models() -> PlateModels:
-    if not LPD_MODEL.is_file():
-        pytest.skip(f"{LPD_MODEL} not available")
+    require_shared(LPD_MODEL)
     return PlateModels(lambda name: LPD_MODEL)
 
 

@@ -20,14 +20,14 @@ from edge_agent.plates.options import PlateOptions
 from edge_agent.plates.reader import PlateReader, PlateReaderUnavailable, normalise_plate_text
 from edge_agent.plates.recognizer import PlateModels, PlateRecognizer
 from edge_agent.rules import load_rules
+from tests.shared_assets import require_shared
 
 pytest.importorskip("rapidocr_onnxruntime", reason="the optional `plates` extra is not installed")
 
 
 @pytest.fixture(scope="module")
 def recognizer() -> PlateRecognizer:
-    if not LPD_MODEL.is_file():
-        pytest.skip(f"{LPD_MODEL} not available")
+    require_shared(LPD_MODEL)
     return PlateRecognizer(PlateDetector(LPD_MODEL), PlateReader())
 
 
@@ -103,8 +103,7 @@ def test_missing_ocr_wheel_is_a_clear_config_error(monkeypatch: pytest.MonkeyPat
 
 
 def test_plate_models_load_what_the_rules_ask_and_name_a_missing_model() -> None:
-    if not LPD_MODEL.is_file():
-        pytest.skip(f"{LPD_MODEL} not available")
+    require_shared(LPD_MODEL)
     models = PlateModels(lambda name: LPD_MODEL)
     assert models.recognizer(PlateOptions()) is None
     blur_only = models.recognizer(PlateOptions(blur=True))

@@ -23,6 +23,7 @@ from cloud_hub.app import create_app
 from cloud_hub.core.config import HubSettings
 from cloud_hub.stack.mosquitto import start_isolated_broker
 from cloud_hub.stack.processes import free_tcp_port
+from tests.shared_assets import require_shared
 
 REPO = Path(__file__).resolve().parents[3]
 SHARED = REPO.parent / "shared"
@@ -46,8 +47,7 @@ def wait_for(what: str, probe: Callable[[], T | None], timeout_s: float = 90.0) 
 
 @pytest.fixture(scope="module")
 def hub(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, HubSettings]]:
-    if not (SHARED / "models" / "yolox_nano.onnx").is_file() or not STREET.is_file():
-        pytest.skip("the shared models/media folder is expected beside the checkout")
+    require_shared(SHARED / "models" / "yolox_nano.onnx", STREET)
     tmp = tmp_path_factory.mktemp("roundtrip")
     broker = start_isolated_broker(tmp / "broker")
     port = free_tcp_port()
