@@ -19,7 +19,9 @@ from edge_agent.config import ConfigError, format_validation_error, read_yaml_ma
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MANIFEST = Path(__file__).resolve().parents[2] / "models" / "manifest.yaml"
+# In a checkout a link to models/manifest.yaml; in an installed wheel a copy of it (package data), so the agent
+# finds its manifest wherever it is installed and whatever folder it runs from.
+DEFAULT_MANIFEST = Path(__file__).resolve().parent / "manifest.yaml"
 Layout = Literal["yolox", "nanodet", "ultralytics", "yunet", "lpd_yunet"]
 
 
