@@ -158,7 +158,7 @@ class EdgeConfig(StrictModel):
     data_dir: Path
     models_dir: Path
     model: str = "yolox_nano"
-    manifest: Path | None = Field(None, description="model manifest; default models/manifest.yaml, shipped inside the package")
+    manifest: Path | None = Field(None, description="model manifest; default models/manifest.yaml (in the package)")
     health_interval_s: float = Field(30.0, gt=0)
     cameras: list[CameraConfig] = Field(min_length=1)
     runtime: RuntimeConfig = RuntimeConfig()
