@@ -6,8 +6,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 # fonts-wqy-zenhei: a CJK font, so the plate tests draw a real Chinese plate (京A88888), not only its latin part.
 APT_PACKAGES := mosquitto mosquitto-clients postgresql debootstrap ca-certificates fonts-wqy-zenhei
-# chromium: the browser tests drive Debian's Chromium with Playwright (no browser download).
-TEST_APT_PACKAGES := chromium
+# chromium: the browser tests drive Debian's Chromium with Playwright (no browser download); docker-compose (v1)
+# renders deploy/cloud/compose.yaml in CI (no engine needed).
+TEST_APT_PACKAGES := chromium docker-compose
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
 # The web apps (dashboards/web): npm packages from the lock file, then one Vite build the hub serves.
 WEB := dashboards/web
