@@ -9,7 +9,10 @@ APT_PACKAGES := mosquitto mosquitto-clients postgresql debootstrap ca-certificat
 # chromium: the browser tests drive Debian's Chromium with Playwright (no browser download); docker-compose (v1)
 # renders deploy/cloud/compose.yaml in CI (no engine needed).
 TEST_APT_PACKAGES := chromium docker-compose
-STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
+# The lock files (deploy/requirements/*.txt, from `make lock`): the venv installs the dev lock's versions, the images
+# the hub and edge locks', so tests run what ships.
+LOCK := deploy/requirements
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml $(LOCK)/dev.txt | sha256sum | cut -c1-12)
 # The web apps (dashboards/web): npm packages from the lock file, then one Vite build the hub serves.
 WEB := dashboards/web
 WEB_MODULES := $(WEB)/node_modules/.installed
@@ -17,7 +20,7 @@ WEB_BUILT := $(WEB)/dist/.built
 WEB_SOURCES := $(shell find $(WEB)/src $(WEB)/public $(WEB)/scripts $(WEB)/command $(WEB)/officer $(WEB)/technician $(WEB)/admin \
 	$(WEB)/index.html $(WEB)/vite.config.ts $(WEB)/tsconfig.json $(WEB)/package.json -type f 2>/dev/null)
 
-.PHONY: demo test install system-packages test-packages web lint stack-up stack-down clean
+.PHONY: demo test install system-packages test-packages web lint lock stack-up stack-down clean
 
 demo: install
 	$(BIN)/cityops demo
@@ -63,14 +66,27 @@ $(WEB_BUILT): $(WEB_MODULES) $(WEB_SOURCES)
 	cd $(WEB) && npm run build --silent
 	@touch $@
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(LOCK)/dev.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev]'
+	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev]' -c $(LOCK)/dev.txt
 	@rm -f $(VENV)/.installed-*; touch $@
 
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+# Re-resolve the lock files after a change to pyproject.toml (versions already locked are kept; add --upgrade to
+# UV_FLAGS to take newer releases). One resolution for every platform and Python >= 3.11 (--universal).
+UV_FLAGS ?=
+lock: install
+	$(call uv_lock,hub,--extra hub)
+	$(call uv_lock,edge,--extra edge --extra plates)
+	$(call uv_lock,dev,--extra dev)
+
+define uv_lock
+$(BIN)/uv pip compile -q pyproject.toml $(2) --universal --python-version 3.11 --no-header --annotation-style line \
+		$(UV_FLAGS) -o $(LOCK)/$(1).txt
+endef
 
 stack-up: install
 	$(BIN)/cityops stack up
