@@ -51,11 +51,17 @@ PLAIN_POSTGRES = Capabilities(None, False, False, False, False)
 def timescaledb_loadable(conn: psycopg.Connection) -> bool:
     """The extension is installed in this database, or it is available and preloaded (CREATE EXTENSION works)."""
     row = conn.execute(
-        "SELECT installed_version IS NOT NULL, "
-        "       position('timescaledb' IN current_setting('shared_preload_libraries', true)) > 0 "
-        "FROM pg_available_extensions WHERE name = 'timescaledb'"
+        "SELECT installed_version IS NOT NULL FROM pg_available_extensions WHERE name = 'timescaledb'"
     ).fetchone()
-    return bool(row and (row[0] or row[1]))
+    if row is None or row[0]:
+        return bool(row)
+    try:
+        with conn.transaction():  # a savepoint inside a caller's transaction: the refusal must not abort it
+            preload = conn.execute("SELECT current_setting('shared_preload_libraries', true)").fetchone()
+    except psycopg.errors.InsufficientPrivilege:
+        # A role without pg_read_all_settings (the hub's own role) could not CREATE EXTENSION anyway.
+        return False
+    return bool(preload and "timescaledb" in (preload[0] or ""))
 
 
 def detect_capabilities(conn: psycopg.Connection) -> Capabilities:

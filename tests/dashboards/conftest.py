@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import shutil
 import subprocess
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -36,10 +35,10 @@ from cloud_hub.store.scratch import scratch_database
 from cloud_hub.store.sla_rollup import refresh_sla_daily
 from cloud_hub.workorders.state_machine import Actor
 from cloud_hub.workorders.store import apply_transition
+from tests.deploy.db_init import GRAFANA_ROLE_SCRIPT, run_init_script
 
 DEFAULT_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 ROOT = Path(__file__).resolve().parents[2]
-ROLE_SCRIPT = ROOT / "deploy" / "cloud" / "db-init" / "10-grafana-role.sql"
 ROLE = "grafana_reader"
 
 RoleScriptRunner = Callable[[str | None], subprocess.CompletedProcess[str]]
@@ -60,22 +59,10 @@ class Seeded:
 
 
 def _run_role_script(url: str, role: str, password: str | None) -> subprocess.CompletedProcess[str]:
-    """The init script run by psql as the image's entrypoint runs it (ON_ERROR_STOP, no psqlrc), with the role
-    renamed: roles are server-wide, and a test must never touch a real grafana_reader on the same server."""
-    psql = shutil.which("psql")
-    assert psql is not None, "psql runs deploy/cloud/db-init/10-grafana-role.sql (apt install postgresql-client)"
-    env = {k: v for k, v in os.environ.items() if k != "GRAFANA_DB_PASSWORD"}
-    if password is not None:
-        env["GRAFANA_DB_PASSWORD"] = password
-    return subprocess.run(
-        [psql, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", url, "-f", "-"],
-        input=ROLE_SCRIPT.read_text(encoding="utf-8").replace(ROLE, role),
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-        timeout=120,
-    )
+    # No hub role here (the hub's tables are the superuser's, as on a database from before 05-hub-role.sql): a name
+    # no server has, so a real cityops_hub on the same server is never touched.
+    roles = {ROLE: role, "cityops_hub": f"{role}_no_hub"}
+    return run_init_script(url, GRAFANA_ROLE_SCRIPT, roles, {"GRAFANA_DB_PASSWORD": password})
 
 
 @pytest.fixture(scope="module")

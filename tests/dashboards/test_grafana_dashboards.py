@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
-import subprocess
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -291,35 +289,11 @@ def test_database_service_runs_the_role_script() -> None:
     assert db["environment"]["GRAFANA_DB_PASSWORD"].startswith("${GRAFANA_DB_PASSWORD:?")
 
 
-def _compose_command() -> list[str] | None:
-    for command in (["docker", "compose"], ["docker-compose"]):
-        if shutil.which(command[0]) is None:
-            continue
-        probe = subprocess.run([*command, "version"], capture_output=True, text=True, check=False)
-        if probe.returncode == 0:
-            return command
-    return None
-
-
-def test_compose_file_renders() -> None:
-    """`config` where a compose is installed; otherwise the file parses and every bind mount of the grafana and
-    db services exists (this is the whole check then, not a skip)."""
+def test_compose_mounts_of_grafana_and_db_exist() -> None:
+    """Every bind mount of the grafana and db services exists (tests/deploy renders the whole file)."""
     for name in ("grafana", "db"):
         for target, (host, _) in mounts(compose_services()[name]).items():
             assert host is None or host.exists(), f"compose service {name} mounts missing {host} at {target}"
-    command = _compose_command()
-    if command is None:
-        return
-    example = (CLOUD / ".env.example").read_text(encoding="utf-8")
-    secrets = {name: "x" * 40 for name in re.findall(r"^([A-Z0-9_]+)=$", example, flags=re.MULTILINE)}
-    result = subprocess.run(
-        [*command, "-f", str(COMPOSE), "--env-file", str(CLOUD / ".env.example"), "config", "-q"],
-        capture_output=True,
-        text=True,
-        check=False,
-        env={"PATH": "/usr/bin:/bin:/usr/local/bin", **secrets},
-    )
-    assert result.returncode == 0, result.stderr
 
 
 # ---------------------------------------------------------------------------------------------- running queries

@@ -33,8 +33,14 @@ ALTER ROLE grafana_reader SET statement_timeout = '30s';
 SELECT format('GRANT CONNECT ON DATABASE %I TO grafana_reader', current_database()) \gexec
 GRANT USAGE ON SCHEMA public TO grafana_reader;
 GRANT SELECT ON ALL TABLES IN SCHEMA public TO grafana_reader;
--- Tables and views the hub's migrations create later (they run as the role running this file).
+-- Tables and views the hub's migrations create later: as the hub's role cityops_hub (05-hub-role.sql) where it
+-- exists, else as the role running this file.
+SELECT EXISTS (SELECT FROM pg_roles WHERE rolname = 'cityops_hub') AS hub_role_exists \gset
+\if :hub_role_exists
+ALTER DEFAULT PRIVILEGES FOR ROLE cityops_hub IN SCHEMA public GRANT SELECT ON TABLES TO grafana_reader;
+\else
 ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO grafana_reader;
+\endif
 
 -- A relation with credential columns gets column privileges instead: SELECT on every other column.
 CREATE OR REPLACE FUNCTION public.grafana_reader_hide_credentials(rel regclass) RETURNS void
@@ -82,6 +88,11 @@ CREATE EVENT TRIGGER grafana_reader_hide_credentials ON ddl_command_end
 
 REVOKE EXECUTE ON FUNCTION public.grafana_reader_hide_credentials(regclass) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION public.grafana_reader_on_ddl() FROM PUBLIC;
+-- The trigger runs as whoever issued the DDL: the hub's role must be able to call it on the tables it owns.
+\if :hub_role_exists
+GRANT EXECUTE ON FUNCTION public.grafana_reader_hide_credentials(regclass) TO cityops_hub;
+GRANT EXECUTE ON FUNCTION public.grafana_reader_on_ddl() TO cityops_hub;
+\endif
 
 -- Relations that already exist (this file run by hand on a migrated database).
 DO $$
