@@ -13,6 +13,7 @@ import logging
 import sys
 
 from cityops import __version__
+from cityops.logs import FORMATS, LOG_FORMAT_ENV, configure_logging
 
 SIDES = ("cloud_hub.cli", "edge_agent.cli")
 
@@ -24,6 +25,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"cityops {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument(
+        "--log-format",
+        choices=FORMATS,
+        default=None,
+        help=f"text (default) or json: one JSON object per line for a log collector (also {LOG_FORMAT_ENV})",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module_name in SIDES:
         try:
@@ -38,10 +45,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    try:
+        configure_logging(logging.DEBUG if args.verbose else logging.INFO, log_format=args.log_format)
+    except ValueError as exc:  # a bad CITYOPS_LOG_FORMAT
+        parser.error(str(exc))
     func = getattr(args, "func", None)
     if func is None:
         parser.print_help()

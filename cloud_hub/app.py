@@ -22,8 +22,10 @@ from fastapi.routing import APIRoute
 from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool
 
+from cityops.logs import set_role
 from cloud_hub.api.metrics import RequestMetricsMiddleware
 from cloud_hub.api.problems import install_problem_handlers
+from cloud_hub.api.request_context import RequestContextMiddleware
 from cloud_hub.api.routes import (
     admin_cameras,
     admin_changes,
@@ -224,6 +226,7 @@ def create_app(settings: HubSettings) -> FastAPI:
     app.state.live = None
     app.add_middleware(RequestMetricsMiddleware)
     app.add_middleware(SecurityHeadersMiddleware, extra_img_origin=tile_origin(settings.map_tiles_url))
+    app.add_middleware(RequestContextMiddleware)  # outermost: every log line of the request carries its id
     for module in (health, auth, event_routes, incidents, work_orders, device_routes, evidence_routes, modes, stats):
         app.include_router(module.router)
     app.include_router(work_order_photo_routes.router)  # officers' photos of the place, evidence of transitions
@@ -247,7 +250,7 @@ def run_command(args: argparse.Namespace) -> int:
     import uvicorn
     from pydantic import ValidationError
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    set_role("hub")  # logging itself is set up by `cityops` (--log-format)
     install_secret_redaction()  # no ?access_token=... (EventSource) or other query-string secrets in the logs
     try:
         settings = get_settings()

@@ -38,10 +38,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_command(args: argparse.Namespace) -> int:
+    from cityops.logs import set_role
     from edge_agent.app import run_agent
     from edge_agent.config import ConfigError
     from edge_agent.models.manifest import ModelIntegrityError
 
+    set_role("edge")
     try:
         return run_agent(args.config)
     except (ConfigError, ModelIntegrityError) as exc:

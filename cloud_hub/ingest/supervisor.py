@@ -25,6 +25,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from types import FrameType
 
+from cityops.logs import set_role
+
 log = logging.getLogger(__name__)
 
 MAX_WORKERS = 64
@@ -141,7 +143,7 @@ def ingest_command(args: argparse.Namespace) -> int:
     from cloud_hub.core.config import get_settings
     from cloud_hub.store.migrations import migrate
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    set_role("ingest")  # logging itself is set up by `cityops`; the workers inherit its format
     workers = int(args.workers) if args.workers is not None else os.cpu_count() or 1
     if not 1 <= workers <= MAX_WORKERS:
         print(f"--workers must be 1..{MAX_WORKERS}, got {workers}", file=sys.stderr)

@@ -18,6 +18,7 @@ import sys
 import threading
 from types import FrameType
 
+from cityops.logs import configure_logging
 from cloud_hub.core.config import HubSettings, get_settings
 from cloud_hub.ingest.service import IngestService, default_client_id
 
@@ -104,9 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.index < 0:
         parser.error(f"--index must be >= 0, got {args.index}")
-    logging.basicConfig(
-        level=logging.INFO, format=f"%(asctime)s %(levelname)s ingest-w{args.index} %(name)s: %(message)s"
-    )
+    configure_logging(role=f"ingest-w{args.index}")  # the supervisor's format, from CITYOPS_LOG_FORMAT
     stop = threading.Event()
 
     def _on_signal(signum: int, frame: FrameType | None) -> None:
