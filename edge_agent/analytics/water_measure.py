@@ -1,7 +1,7 @@
 """Pixel measurements for waterlogging: a water gauge's reading and a road region's water coverage.
 
 Pure functions and small stateful measurers over BGR frames; the event logic (hysteresis, trend, bands) lives in
-`waterlogging.py`. Validated only on SYNTHETIC scenes (`edge_agent.scenes`): no licensed flood footage exists.
+`waterlogging.py`. Validated only on SYNTHETIC scenes (`tests/edge_agent/scenes`): no licensed flood footage exists.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ Subtype `depth` (one gauge per rule) and `coverage` (one per road zone). An epis
 has stayed at or above `*_start` for `confirm_s`, ends when it has stayed below `*_end` for `confirm_s` (the gap
 between the two thresholds keeps a waterline bobbing around one value from flapping), and sends rate-limited
 updates in between, at once when the depth band changes. Trend is the least-squares slope over `trend_window_s`.
-Validated only on SYNTHETIC scenes (`edge_agent.scenes`).
+Validated only on SYNTHETIC scenes (`tests/edge_agent/scenes`).
 """
 
 from __future__ import annotations

@@ -16,8 +16,8 @@ from edge_agent.analytics.kitchen import BusinessHours, KitchenAnalytic, Kitchen
 from edge_agent.analytics.kitchen_match import centres_in_regions, head_regions, white_hat_score
 from edge_agent.analytics.motion import MotionBlobDetector, MotionParams
 from edge_agent.detections import Detections
-from edge_agent.scenes import kitchen_floor, people
 from edge_agent.zones import Zone, ZoneConfig
+from tests.edge_agent.scenes import kitchen_floor, people
 
 NAMES = ("person", "cell phone", "chef_hat", "mask", "cigarette", "rat")
 OPEN = datetime(2026, 7, 1, 4, 0, tzinfo=UTC)  # 12:00 in Asia/Shanghai

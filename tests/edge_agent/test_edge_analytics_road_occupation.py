@@ -18,8 +18,8 @@ from edge_agent.health import LatencyWindow
 from edge_agent.models.manifest import load_manifest
 from edge_agent.pipeline import CameraPipeline
 from edge_agent.rules import CameraRules, load_rules
-from edge_agent.scenes import gauge
 from edge_agent.zones import Zone, ZoneConfig
+from tests.edge_agent.scenes import gauge
 
 REPO = Path(__file__).resolve().parents[2]
 COCO = load_manifest().get("yolox_nano")

@@ -13,8 +13,8 @@ from edge_agent.analytics.finding import FrameContext
 from edge_agent.analytics.water_measure import GaugeCalibration, WaterCoverage, read_gauge
 from edge_agent.analytics.waterlogging import Hysteresis, Trend, WaterloggingAnalytic, WaterloggingRuleConfig
 from edge_agent.detections import Detections
-from edge_agent.scenes import flood, gauge
 from edge_agent.zones import Zone, ZoneConfig
+from tests.edge_agent.scenes import flood, gauge
 
 T0 = datetime(2026, 7, 1, 8, 0, tzinfo=UTC)
 NAMES = ("person", "car")

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from edge_agent.scenes.flood import flood_scene, road_mask
-from edge_agent.scenes.gauge import GAUGE_BOTTOM_Y, PX_PER_CM, gauge_scene
-from edge_agent.scenes.kitchen_floor import LIGHTS_ON_FRAME, kitchen_floor_scene
-from edge_agent.scenes.people import people_scene
+from tests.edge_agent.scenes.flood import flood_scene, road_mask
+from tests.edge_agent.scenes.gauge import GAUGE_BOTTOM_Y, PX_PER_CM, gauge_scene
+from tests.edge_agent.scenes.kitchen_floor import LIGHTS_ON_FRAME, kitchen_floor_scene
+from tests.edge_agent.scenes.people import people_scene
 
 
 def test_synthetic_scenes_are_deterministic_per_seed() -> None:

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import cv2
 import numpy as np
 
-from edge_agent.scenes.common import SceneFrame, grain, sensor_noise, to_bgr
+from tests.edge_agent.scenes.common import SceneFrame, grain, sensor_noise, to_bgr
 
 WIDTH, HEIGHT = 320, 240
 GAUGE_X1, GAUGE_X2 = 136, 184

@@ -6,6 +6,6 @@ Results measured on these scenes are SYNTHETIC results and must be reported as s
 behave as designed, not how they perform on real cameras.
 """
 
-from edge_agent.scenes.common import SceneFrame
+from tests.edge_agent.scenes.common import SceneFrame
 
 __all__ = ["SceneFrame"]

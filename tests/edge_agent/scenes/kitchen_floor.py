@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import cv2
 import numpy as np
 
-from edge_agent.scenes.common import SceneFrame, grain, sensor_noise, to_bgr
+from tests.edge_agent.scenes.common import SceneFrame, grain, sensor_noise, to_bgr
 
 WIDTH, HEIGHT = 320, 240
 FLOOR_POLYGON_NORM = [(0.0, 0.3), (1.0, 0.3), (1.0, 1.0), (0.0, 1.0)]

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from edge_agent.scenes.common import SceneFrame, grain, sensor_noise, to_bgr
+from tests.edge_agent.scenes.common import SceneFrame, grain, sensor_noise, to_bgr
 
 WIDTH, HEIGHT = 480, 270
 

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import cv2
 import numpy as np
 
-from edge_agent.scenes.common import SceneFrame, grain, sensor_noise, to_bgr
+from tests.edge_agent.scenes.common import SceneFrame, grain, sensor_noise, to_bgr
 
 WIDTH, HEIGHT = 320, 240
 ROAD_POLYGON_NORM = [(0.05, 0.35), (0.95, 0.35), (0.95, 0.98), (0.05, 0.98)]
