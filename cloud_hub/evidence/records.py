@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from datetime import datetime
 from enum import Enum
 
 import psycopg
@@ -107,3 +108,34 @@ def get_evidence(conn: psycopg.Connection, store: EvidenceStore, event_id: str) 
         return record, store.get(record.sha256)
     except FileNotFoundError:
         raise EvidenceRejected(404, f"evidence file of event {event_id} is missing from the store") from None
+
+
+# Retention (cloud_hub.evidence.retention): evidence whose event is gone, or never came, after a grace period.
+_ORPHANS = """
+SELECT ev.event_id, ev.sha256 FROM evidence ev
+WHERE ev.stored_at < %(cutoff)s AND NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = ev.event_id)
+ORDER BY ev.stored_at
+LIMIT %(batch)s
+FOR UPDATE OF ev SKIP LOCKED
+"""
+
+
+def lock_orphan_evidence(conn: psycopg.Connection, cutoff: datetime, batch: int) -> list[tuple[str, str]]:
+    """(event id, sha256) of up to `batch` evidence rows stored before `cutoff` without their event, row-locked
+    (rows another sweeper holds are skipped)."""
+    return conn.execute(_ORPHANS, {"cutoff": cutoff, "batch": batch}).fetchall()
+
+
+def hashes_used_elsewhere(conn: psycopg.Connection, hashes: list[str], except_event_ids: list[str]) -> set[str]:
+    """Which of these stored pictures also back other events' evidence, an officer's photo or a camera snapshot."""
+    rows = conn.execute(
+        "SELECT sha256 FROM evidence WHERE sha256 = ANY(%(h)s) AND NOT (event_id = ANY(%(e)s))"
+        " UNION SELECT sha256 FROM work_order_photos WHERE sha256 = ANY(%(h)s)"
+        " UNION SELECT sha256 FROM device_snapshots WHERE sha256 = ANY(%(h)s)",
+        {"h": hashes, "e": except_event_ids},
+    ).fetchall()
+    return {r[0] for r in rows}
+
+
+def delete_evidence_rows(conn: psycopg.Connection, event_ids: list[str]) -> int:
+    return conn.execute("DELETE FROM evidence WHERE event_id = ANY(%s)", (event_ids,)).rowcount

@@ -17,18 +17,11 @@ from datetime import datetime, timedelta
 
 import psycopg
 
+from cloud_hub.evidence.records import delete_evidence_rows, hashes_used_elsewhere, lock_orphan_evidence
 from cloud_hub.evidence.store import EvidenceStore
 
 log = logging.getLogger(__name__)
 DEFAULT_BATCH = 200
-
-_CANDIDATES = """
-SELECT ev.event_id, ev.sha256 FROM evidence ev
-WHERE ev.stored_at < %(cutoff)s AND NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = ev.event_id)
-ORDER BY ev.stored_at
-LIMIT %(batch)s
-FOR UPDATE OF ev SKIP LOCKED
-"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,24 +35,16 @@ class SweepResult:
 
 def _sweep_batch(conn: psycopg.Connection, store: EvidenceStore, cutoff: datetime, batch: int) -> tuple[int, int]:
     with conn.transaction():
-        candidates = conn.execute(_CANDIDATES, {"cutoff": cutoff, "batch": batch}).fetchall()
+        candidates = lock_orphan_evidence(conn, cutoff, batch)
         if not candidates:
             return 0, 0
         event_ids = [c[0] for c in candidates]
         hashes = sorted({c[1] for c in candidates})
         # The same bytes may back other events' evidence, an officer's photo or a camera snapshot (the store is
         # content-addressed and shared): keep those.
-        shared = {
-            r[0]
-            for r in conn.execute(
-                "SELECT sha256 FROM evidence WHERE sha256 = ANY(%(h)s) AND NOT (event_id = ANY(%(e)s))"
-                " UNION SELECT sha256 FROM work_order_photos WHERE sha256 = ANY(%(h)s)"
-                " UNION SELECT sha256 FROM device_snapshots WHERE sha256 = ANY(%(h)s)",
-                {"h": hashes, "e": event_ids},
-            ).fetchall()
-        }
+        shared = hashes_used_elsewhere(conn, hashes, event_ids)
         files = sum(1 for sha in hashes if sha not in shared and store.delete(sha))
-        rows = conn.execute("DELETE FROM evidence WHERE event_id = ANY(%s)", (event_ids,)).rowcount
+        rows = delete_evidence_rows(conn, event_ids)
     return rows, files
 
 

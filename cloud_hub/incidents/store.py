@@ -16,12 +16,14 @@ from dataclasses import dataclass
 from dataclasses import fields as dataclass_fields
 from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 import orjson
 import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb, set_json_loads
 
+from cityops.contract.messages import Location
 from cloud_hub.auth.scope import Scope, scope_sql
 from cloud_hub.incidents.merge import Incident
 from cloud_hub.incidents.nearby import Source
@@ -334,6 +336,53 @@ def sync_work_order_severity(
             " FROM unnest(%s::bigint[], %s::timestamptz[], %s::float8[]) AS t(id, due_at, left_min) WHERE w.id = t.id",
             [list(column) for column in zip(*tightened, strict=True)],
         )
+
+
+def set_severity_by_last_event(
+    conn: psycopg.Connection, items: Sequence[tuple[str, str | None, UUID, str]]
+) -> list[int]:
+    """Set the severity of each incident found by (device, incident key, its last event id) where it differs: a
+    telemetry rule's bands decide a sensor incident's colour. Returns the ids of the incidents changed."""
+    if not items:
+        return []
+    rows = conn.execute(
+        "UPDATE incidents i SET severity = t.sev, updated_at = now()"
+        " FROM unnest(%s::text[], %s::text[], %s::uuid[], %s::text[]) AS t(d, k, e, sev)"
+        " WHERE i.device_id = t.d AND i.incident_key = t.k AND i.last_event_id = t.e AND i.severity <> t.sev"
+        " RETURNING i.id",
+        [list(column) for column in zip(*items, strict=True)],
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def orders_opened_by(
+    conn: psycopg.Connection, incident_ids: Sequence[int], first_event_ids: Sequence[UUID]
+) -> list[tuple[int, str, str]]:
+    """(order id, kind, incident severity) of the orders of these incidents opened by one of these events, whose
+    severity differs from their incident's: orders created in this very transaction."""
+    return conn.execute(
+        "SELECT w.id, w.kind, i.severity FROM work_orders w JOIN incidents i ON i.id = w.incident_id"
+        " WHERE i.id = ANY(%s) AND i.first_event_id = ANY(%s::uuid[]) AND w.severity <> i.severity",
+        (list(incident_ids), list(first_event_ids)),
+    ).fetchall()
+
+
+def set_order_severity_and_due(conn: psycopg.Connection, updates: Sequence[tuple[int, str, datetime]]) -> None:
+    """(order id, severity, due at) for orders whose deadline is still the first one."""
+    with conn.cursor() as cur:
+        cur.executemany(
+            "UPDATE work_orders SET severity = %s, due_at = %s, updated_at = now() WHERE id = %s",
+            [(severity, due, order_id) for order_id, severity, due in updates],
+        )
+
+
+def device_locations(conn: psycopg.Connection, device_ids: Iterable[str]) -> dict[str, Location]:
+    """Where each device stands (devices without a place left out): a sensor's incidents are placed there."""
+    rows = conn.execute(
+        "SELECT device_id, lon, lat FROM devices WHERE device_id = ANY(%s) AND lon IS NOT NULL AND lat IS NOT NULL",
+        (sorted(device_ids),),
+    ).fetchall()
+    return {device_id: Location(lon=lon, lat=lat) for device_id, lon, lat in rows}
 
 
 @dataclass(frozen=True, slots=True)

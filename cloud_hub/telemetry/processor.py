@@ -22,7 +22,13 @@ from prometheus_client import Counter
 
 from cityops.contract.messages import Event, Location, RuleRef, new_event_id
 from cloud_hub.core.types import EventProcessor, IngestedEvent, IngestedReading
-from cloud_hub.incidents.store import sync_work_order_severity
+from cloud_hub.incidents.store import (
+    device_locations,
+    orders_opened_by,
+    set_order_severity_and_due,
+    set_severity_by_last_event,
+    sync_work_order_severity,
+)
 from cloud_hub.rules.loader import RulesStore
 from cloud_hub.telemetry import store
 from cloud_hub.telemetry.evaluator import Action, RuleState, evaluate_reading, evaluate_silence
@@ -124,7 +130,7 @@ class TelemetryProcessor:
     def _act(self, conn: psycopg.Connection, actions: list[_Rated], version: int) -> None:
         if not actions:
             return
-        places = _device_locations(conn, {key.device_id for key, _, _ in actions})
+        places = device_locations(conn, {key.device_id for key, _, _ in actions})
         planned = [
             _Planned(key, rule, action, _event(key, rule, action, version, places.get(key.device_id)))
             for key, rule, action in actions
@@ -143,43 +149,20 @@ class TelemetryProcessor:
         """The rule's severity bands decide a telemetry incident's colour, not the camera rules of severity.yaml:
         set it on each incident our events touched (found by its last event), then on its work order. A work
         order created in this very transaction also gets the deadline of that severity."""
-        rows = conn.execute(
-            "UPDATE incidents i SET severity = t.sev, updated_at = now()"
-            " FROM unnest(%s::text[], %s::text[], %s::uuid[], %s::text[]) AS t(d, k, e, sev)"
-            " WHERE i.device_id = t.d AND i.incident_key = t.k AND i.last_event_id = t.e AND i.severity <> t.sev"
-            " RETURNING i.id",
-            (
-                [p.key.device_id for p in planned],
-                [p.event.event.incident_key for p in planned],
-                [p.event.event.event_id for p in planned],
-                [p.action.severity for p in planned],
-            ),
-        ).fetchall()
-        changed = [r[0] for r in rows]
+        changed = set_severity_by_last_event(
+            conn,
+            [(p.key.device_id, p.event.event.incident_key, p.event.event.event_id, p.action.severity) for p in planned],
+        )
         if not changed:
             return
         started = [p.event.event.event_id for p in planned if p.action.phase == "start"]
-        fresh = conn.execute(
-            "SELECT w.id, w.kind, i.severity FROM work_orders w JOIN incidents i ON i.id = w.incident_id"
-            " WHERE i.id = ANY(%s) AND i.first_event_id = ANY(%s::uuid[]) AND w.severity <> i.severity",
-            (changed, started),
-        ).fetchall()
+        fresh = orders_opened_by(conn, changed, started)
         if fresh:
             sla, now = self._hub_rules.current.sla, self._clock()
-            with conn.cursor() as cur:
-                cur.executemany(
-                    "UPDATE work_orders SET severity = %s, due_at = %s, updated_at = now() WHERE id = %s",
-                    [(severity, due_at(sla, kind, severity, now), order_id) for order_id, kind, severity in fresh],
-                )
+            set_order_severity_and_due(
+                conn, [(order_id, severity, due_at(sla, kind, severity, now)) for order_id, kind, severity in fresh]
+            )
         sync_work_order_severity(conn, changed, self._hub_rules.current.sla, self._clock())
-
-
-def _device_locations(conn: psycopg.Connection, device_ids: set[str]) -> dict[str, Location]:
-    rows = conn.execute(
-        "SELECT device_id, lon, lat FROM devices WHERE device_id = ANY(%s) AND lon IS NOT NULL AND lat IS NOT NULL",
-        (sorted(device_ids),),
-    ).fetchall()
-    return {device_id: Location(lon=lon, lat=lat) for device_id, lon, lat in rows}
 
 
 def _event(key: SeriesKey, rule: TelemetryRule, action: Action, version: int, place: Location | None) -> IngestedEvent:
