@@ -149,6 +149,14 @@ class EvidenceConfig(StrictModel):
     jpeg_quality: int = Field(85, ge=30, le=100)
     max_width: int = Field(1280, ge=160, description="evidence pictures wider than this are scaled down")
     upload_timeout_s: float = Field(10.0, gt=0)
+    # Bandwidth (edge_agent.evidence.policy): start and end always carry a picture; an update when the scene changed.
+    update_pictures: Literal["changed", "always", "never"] = Field(
+        "changed", description="which update events carry a picture: changed (default), always, never"
+    )
+    update_min_change: float = Field(
+        0.3, gt=0, le=1, description="an update's box moved this much (1 - IoU with the last picture's box)"
+    )
+    update_refresh_s: float = Field(900.0, gt=0, description="an ongoing stay gets a fresh picture at least this often")
 
 
 class EdgeConfig(StrictModel):

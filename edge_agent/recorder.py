@@ -29,6 +29,7 @@ import numpy as np
 
 from edge_agent.comms.outbox import Outbox, OutboxFull
 from edge_agent.config import EvidenceConfig
+from edge_agent.evidence.policy import PicturePolicy
 from edge_agent.evidence.privacy import FaceBlurrer
 from edge_agent.evidence.render import render_evidence, write_evidence
 from edge_agent.metrics import EdgeMetrics
@@ -77,6 +78,7 @@ class EventRecorder:
         self.blurrer = blurrer if evidence.blur_faces else None
         self.on_recorded = on_recorded
         self.metrics = metrics
+        self.pictures = PicturePolicy(evidence.update_pictures, evidence.update_min_change, evidence.update_refresh_s)
         self.recorded = 0
         self.refused = 0
         self.queue_full_waits = 0
@@ -93,8 +95,13 @@ class EventRecorder:
 
         Synchronous mode (or after `close`): returns the seq, None when the outbox refused the event.
         Background mode: queues it and returns None; `flush()` waits until everything queued is stored.
+        An update whose scene has not changed since the stay's last picture goes without one (`PicturePolicy`).
         """
-        with self._lock:
+        with self._lock:  # also guards the picture policy: every camera thread records here
+            if request is not None and not self.pictures.wants_picture(
+                event["incident_key"], event["phase"], request.box_xyxy, request.ts
+            ):
+                request = None
             if self._closed:
                 return self._store(event, request)
             if self._thread is None:
