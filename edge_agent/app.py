@@ -125,7 +125,12 @@ class EdgeAgent:
         store = ModelStore(load_manifest(cfg.manifest), cfg.models_dir, cfg.data_dir / "model-hashes.json")
         spec, model_path = store.resolve(cfg.model)
         face_path = None
-        if cfg.evidence.enabled and cfg.evidence.blur_faces:
+        if cfg.privacy.send_faces_unblurred:
+            log.warning(
+                "privacy.send_faces_unblurred is on: pictures leave this box with faces VISIBLE "
+                "(evidence, snapshots, camera-fault pictures); the hub shows this box as such"
+            )
+        else:  # every picture that leaves the box, evidence on or off (snapshots, probes, camera faults)
             self.face_spec, face_path = store.resolve(cfg.evidence.face_model)
         rules = {c.camera_id: load_rules(c.rules) for c in cfg.cameras}
         for camera in cfg.cameras:
@@ -212,6 +217,7 @@ class EdgeAgent:
             blurrer,
             on_recorded=self.sender.wake,
             metrics=self.metrics,
+            faces_unblurred=cfg.privacy.send_faces_unblurred,
         )
         self._on_stop("link", link.stop)  # stopped in this place of the order; started in 6
         self.sender.start()
@@ -483,6 +489,7 @@ class EdgeAgent:
             snapshot.outbox_pressure = self.outbox.pressure()
             snapshot.outbox_dropped_low_priority = self.outbox.dropped_low_priority
         snapshot.config_error = self.controller.config_error
+        snapshot.privacy = {"faces_blurred": self.blurrer is not None}
         return snapshot
 
     # -- defaults ------------------------------------------------------------------------------------------

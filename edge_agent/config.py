@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 from urllib.parse import unquote, urlsplit
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from cityops.contract.topics import DEVICE_ID_PATTERN
 from edge_agent.integrity.config import IntegrityConfig
@@ -144,8 +144,21 @@ class MetricsConfig(StrictModel):
 
 class EvidenceConfig(StrictModel):
     enabled: bool = True
-    blur_faces: bool = True
-    face_model: str = "yunet_face"
+    face_model: str = Field("yunet_face", description="the face detector that blurs every picture leaving the box")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _blur_faces_moved(cls, data: Any) -> Any:
+        # The old switch was too easy to flip by accident; say where the deliberate one is.
+        if isinstance(data, dict) and "blur_faces" in data:
+            if data["blur_faces"] is True:
+                return {k: v for k, v in data.items() if k != "blur_faces"}  # what it asked for is the default
+            raise ValueError(
+                "evidence.blur_faces is gone: faces are always blurred; to send them unblurred set "
+                "privacy.send_faces_unblurred: true (logged at start and shown at the hub)"
+            )
+        return data
+
     jpeg_quality: int = Field(85, ge=30, le=100)
     max_width: int = Field(1280, ge=160, description="evidence pictures wider than this are scaled down")
     upload_timeout_s: float = Field(10.0, gt=0)
@@ -157,6 +170,16 @@ class EvidenceConfig(StrictModel):
         0.3, gt=0, le=1, description="an update's box moved this much (1 - IoU with the last picture's box)"
     )
     update_refresh_s: float = Field(900.0, gt=0, description="an ongoing stay gets a fresh picture at least this often")
+
+
+class PrivacyConfig(StrictModel):
+    """Faces are blurred in every picture that leaves the box (evidence of every kind, snapshots, probe and
+    camera-fault pictures). Turning that off takes this one setting, named for what it does; the agent logs it at
+    every start and reports it in its health, so the hub shows the box as sending faces."""
+
+    send_faces_unblurred: bool = Field(
+        False, description="pictures leave this box with faces visible (only where the law and the city allow it)"
+    )
 
 
 class EdgeConfig(StrictModel):
@@ -173,6 +196,7 @@ class EdgeConfig(StrictModel):
     inference: InferenceConfig = InferenceConfig()
     outbox: OutboxConfig = OutboxConfig()
     evidence: EvidenceConfig = EvidenceConfig()
+    privacy: PrivacyConfig = PrivacyConfig()
     metrics: MetricsConfig = MetricsConfig()
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 

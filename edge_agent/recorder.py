@@ -65,17 +65,20 @@ class EventRecorder:
         *,
         background: bool = True,
         queue_limit: int = 16,
+        faces_unblurred: bool = False,
     ) -> None:
         """`background`: render and store on the evidence thread (False: on the caller's, as `record` returns);
-        `queue_limit`: events waiting for that thread before callers wait (each holds one frame in memory)."""
-        if evidence.enabled and evidence.blur_faces and blurrer is None:
-            raise ValueError("evidence.blur_faces is on but no face detector was given")
+        `queue_limit`: events waiting for that thread before callers wait (each holds one frame in memory);
+        `faces_unblurred`: the box's explicit privacy.send_faces_unblurred, the only way to record without a
+        face blurrer."""
+        if evidence.enabled and blurrer is None and not faces_unblurred:
+            raise ValueError("no face detector to blur evidence (privacy.send_faces_unblurred is off)")
         if queue_limit < 1:
             raise ValueError(f"queue_limit must be at least 1, got {queue_limit}")
         self.outbox = outbox
         self.evidence_dir = evidence_dir
         self.evidence = evidence
-        self.blurrer = blurrer if evidence.blur_faces else None
+        self.blurrer = blurrer
         self.on_recorded = on_recorded
         self.metrics = metrics
         self.pictures = PicturePolicy(evidence.update_pictures, evidence.update_min_change, evidence.update_refresh_s)

@@ -194,7 +194,7 @@ DEVICE_COLUMNS = (
 # What status and faults are computed from, without the rest of the health snapshot (NULL stays NULL: never seen).
 _STATUS_HEALTH = (
     "CASE WHEN d.health IS NULL THEN NULL ELSE jsonb_strip_nulls(jsonb_build_object("
-    + ", ".join(f"'{key}', d.health->'{key}'" for key in ("ts", *INTERVAL_KEYS, "cameras", "config_error"))
+    + ", ".join(f"'{key}', d.health->'{key}'" for key in ("ts", *INTERVAL_KEYS, "cameras", "config_error", "privacy"))
     + ")) END"
 )
 

@@ -72,6 +72,11 @@ def device_faults(health: dict[str, Any] | None) -> list[str]:
     error = (health or {}).get("config_error")
     if error:
         faults.append(f"configuration refused: {error}")
+    privacy = (health or {}).get("privacy")
+    if isinstance(privacy, dict) and privacy.get("faces_blurred") is False:
+        # Set on purpose on the box (privacy.send_faces_unblurred), but never to go unnoticed at the hub.
+        faces = "faces NOT blurred: pictures from this box show faces (privacy.send_faces_unblurred)"
+        faults.append(faces)
     return faults
 
 

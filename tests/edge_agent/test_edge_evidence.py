@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 import pytest
 from edge_testkit import shared_file
+from face_judge import assert_faces_blurred
 
 from edge_agent.evidence.privacy import FaceBlurrer
 from edge_agent.evidence.render import render_evidence, write_evidence
@@ -27,6 +28,16 @@ def test_faces_are_unrecognisable_after_blurring(blurrer: FaceBlurrer) -> None:
     assert count >= before
     assert len(strict.detect(blurred)) <= 1
     assert np.array_equal(image, cv2.imread(str(shared_file("media", "coco_val2017_000000001000.jpg"))))
+
+
+@pytest.mark.parametrize("picture", ["coco_val2017_000000001000.jpg", "coco_val2017_000000005001.jpg"])
+def test_an_independent_judge_sees_every_head_lose_its_detail(blurrer: FaceBlurrer, picture: str) -> None:
+    """YOLOX finds the people and the detail of their head regions is measured: not YuNet judging itself."""
+    image = cv2.imread(str(shared_file("media", picture)))
+    blurred, _ = blurrer.blur(image)
+    assert_faces_blurred(image, blurred)
+    with pytest.raises(AssertionError, match="detail kept per head"):
+        assert_faces_blurred(image, image)  # the judge is not blind: an untouched picture fails
 
 
 def test_evidence_is_blurred_before_it_is_encoded(blurrer: FaceBlurrer, tmp_path: Path) -> None:

@@ -136,18 +136,18 @@ def test_close_drains_the_queue_then_records_synchronously(outbox: Outbox, tmp_p
 
 
 def test_synchronous_mode_returns_the_seq_and_a_bad_queue_limit_is_refused(outbox: Outbox, tmp_path: Path) -> None:
-    config = EvidenceConfig(blur_faces=False)
-    recorder = EventRecorder(outbox, tmp_path / "evidence", config, None, background=False)
+    config = EvidenceConfig()
+    recorder = EventRecorder(outbox, tmp_path / "evidence", config, None, background=False, faces_unblurred=True)
     assert recorder.record(event(), request(np.zeros((60, 80, 3), np.uint8))) == 1
     assert (tmp_path / "evidence").is_dir() and len(list((tmp_path / "evidence").glob("*.jpg"))) == 1
     with pytest.raises(ValueError, match="queue_limit must be at least 1"):
-        EventRecorder(outbox, tmp_path / "evidence", config, None, queue_limit=0)
+        EventRecorder(outbox, tmp_path / "evidence", config, None, queue_limit=0, faces_unblurred=True)
 
 
 def test_a_failing_picture_is_logged_and_later_events_still_recorded(
     outbox: Outbox, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    recorder = EventRecorder(outbox, tmp_path / "evidence", EvidenceConfig(blur_faces=False), None)
+    recorder = EventRecorder(outbox, tmp_path / "evidence", EvidenceConfig(), None, faces_unblurred=True)
     broken = EvidenceRequest(np.zeros((0, 0, 3), np.uint8), TS, (0.0, 0.0, 1.0, 1.0), "empty", None)
     good = event(key="cam-1/zone-a/track-9")
     with caplog.at_level(logging.ERROR, logger="edge_agent.recorder"):
@@ -178,3 +178,8 @@ def test_close_stores_events_without_pictures_rather_than_losing_them_when_rende
     assert [r["event_id"] for r in rows] == [e["event_id"] for e in events]  # all kept, in order
     assert "evidence" in rows[0] and all("evidence" not in r for r in rows[1:])
     assert recorder.stored_without_picture == 3
+
+
+def test_no_face_blurrer_is_refused_unless_the_box_says_so_explicitly(outbox: Outbox, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"privacy\.send_faces_unblurred is off"):
+        EventRecorder(outbox, tmp_path / "evidence", EvidenceConfig(), None)

@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import ClassVar
 
+import cv2
+import numpy as np
 import pytest
 from edge_testkit import MODELS_DIR, FakeLink, FakeUploader, shared_file
+from face_judge import assert_faces_blurred
 
 from cityops.contract.messages import HealthSnapshot, dump
 from cityops.contract.topics import Topic
@@ -68,8 +72,10 @@ def hub():
     server.server_close()
 
 
-def make_agent(tmp_path: Path, hub_url: str) -> tuple[EdgeAgent, FakeLink]:
-    street = shared_file("media", "mmdet_demo.jpg")
+def make_agent(
+    tmp_path: Path, hub_url: str, picture: str = "mmdet_demo.jpg", **settings: object
+) -> tuple[EdgeAgent, FakeLink]:
+    street = shared_file("media", picture)
     shared_file("models", "yolox_nano.onnx")
     rules = tmp_path / "rules.yaml"
     rules.write_text(json.dumps(RULES))
@@ -82,6 +88,7 @@ def make_agent(tmp_path: Path, hub_url: str) -> tuple[EdgeAgent, FakeLink]:
             "models_dir": str(MODELS_DIR),
             "health_interval_s": 3600,
             "cameras": [{"camera_id": "cam-r1", "source": str(street), "fps": 5, "rules": str(rules)}],
+            **settings,
         }
     )
     link = FakeLink()
@@ -207,3 +214,36 @@ def test_snapshot_model_update_and_restart_commands(tmp_path: Path, hub: str) ->
         assert again.detector.spec.sha256 == sha
     finally:
         again.stop()
+
+
+def test_snapshots_are_blurred_with_evidence_off_and_health_says_faces_are_blurred(tmp_path: Path, hub: str) -> None:
+    """evidence.enabled: false once left the blurrer unset, and a snapshot went out with clear faces."""
+    group = "coco_val2017_000000001000.jpg"
+    agent, link = make_agent(tmp_path, hub, picture=group, evidence={"enabled": False})
+    agent.start()
+    try:
+        assert wait_until(lambda: agent.cameras["cam-r1"].pipeline.last_frame is not None)
+        snap = command(agent, link, "c-snap-faces", "snapshot")
+        assert snap["ok"], snap
+        assert json.loads(snap["detail"])["faces_blurred"] >= 10
+        sent = cv2.imdecode(np.frombuffer(StubHub.puts[-1][2], np.uint8), cv2.IMREAD_COLOR)
+        assert_faces_blurred(cv2.imread(str(shared_file("media", group))), sent)
+        assert agent.health_snapshot().privacy == {"faces_blurred": True}
+    finally:
+        agent.stop()
+
+
+def test_faces_unblurred_only_by_the_explicit_setting_logged_and_reported(
+    tmp_path: Path, hub: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    with pytest.raises(ValueError, match=r"privacy\.send_faces_unblurred"):
+        make_agent(tmp_path, hub, evidence={"blur_faces": False})
+    agent, _ = make_agent(tmp_path, hub, privacy={"send_faces_unblurred": True})
+    with caplog.at_level(logging.WARNING, logger="edge_agent.app"):
+        agent.start()
+    try:
+        assert any("faces VISIBLE" in r.getMessage() for r in caplog.records)
+        assert agent.blurrer is None
+        assert agent.health_snapshot().privacy == {"faces_blurred": False}
+    finally:
+        agent.stop()

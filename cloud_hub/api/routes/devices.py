@@ -116,7 +116,9 @@ class DevicePublic(BaseModel):
     status: DeviceStatus  # never_seen | online | stale (no health for 3 x its interval) | offline
     health_at: datetime | None
     health_interval_s: float
-    faults: list[str] = Field(description="what a technician should look at: cameras not ok, a refused configuration")
+    faults: list[str] = Field(
+        description="what a technician should look at: cameras not ok, a refused configuration, faces sent unblurred"
+    )
     retired_at: datetime | None = Field(None, description="set when the device was retired (credentials refused)")
 
 

@@ -221,6 +221,11 @@ def test_id_substring_is_literal(database_url: str, client: TestClient, settings
         ({"cameras": [{"camera_id": "a", "status": "reconnecting"}]}, ["camera a: reconnecting"]),
         ({"cameras": "nonsense", "config_error": None}, []),
         ({"config_error": "version 2: bad"}, ["configuration refused: version 2: bad"]),
+        ({"privacy": {"faces_blurred": True}}, []),
+        (
+            {"privacy": {"faces_blurred": False}},
+            ["faces NOT blurred: pictures from this box show faces (privacy.send_faces_unblurred)"],
+        ),
     ],
 )
 def test_device_faults(health: dict | None, faults: list[str]) -> None:

@@ -2206,7 +2206,7 @@ export interface components {
             health_interval_s: number;
             /**
              * Faults
-             * @description what a technician should look at: cameras not ok, a refused configuration
+             * @description what a technician should look at: cameras not ok, a refused configuration, faces sent unblurred
              */
             faults: string[];
             /**
