@@ -38,7 +38,7 @@ from edge_agent.metrics import EdgeMetrics
 from edge_agent.models.manifest import ModelSpec, ModelStore, file_sha256, load_manifest
 from edge_agent.pipeline import CameraPipeline, PipelineWorker
 from edge_agent.plates.recognizer import PlateModels
-from edge_agent.recorder import EventRecorder
+from edge_agent.recorder import EventRecorder, PlateBlur
 from edge_agent.remote.commands import RemoteCommands
 from edge_agent.remote.device_config import RemotePlan, check_source, plan_remote_config
 from edge_agent.rules import CameraRules, load_rules
@@ -94,6 +94,7 @@ class EdgeAgent:
         self.process_stats = ProcessStats()
         self.face_spec: ModelSpec | None = None
         self.blurrer: FaceBlurrer | None = None
+        self.plate_blur: PlateBlur | None = None  # pixelates plates in pictures whose rule does not handle them
         self.plates: PlateModels | None = None
         self.metrics = EdgeMetrics()
         self.inference_lock = threading.Lock()
@@ -210,6 +211,7 @@ class EdgeAgent:
             executor=executor,
             on_config_change=lambda: self.health.report_soon(),
         )
+        self.plate_blur = self.plates.blurrer().blur
         self.recorder = EventRecorder(
             self.outbox,
             evidence_dir,
@@ -218,6 +220,7 @@ class EdgeAgent:
             on_recorded=self.sender.wake,
             metrics=self.metrics,
             faces_unblurred=cfg.privacy.send_faces_unblurred,
+            plate_blur=self.plate_blur,
         )
         self._on_stop("link", link.stop)  # stopped in this place of the order; started in 6
         self.sender.start()
@@ -489,7 +492,7 @@ class EdgeAgent:
             snapshot.outbox_pressure = self.outbox.pressure()
             snapshot.outbox_dropped_low_priority = self.outbox.dropped_low_priority
         snapshot.config_error = self.controller.config_error
-        snapshot.privacy = {"faces_blurred": self.blurrer is not None}
+        snapshot.privacy = {"faces_blurred": self.blurrer is not None, "plates_blurred": True}
         return snapshot
 
     # -- defaults ------------------------------------------------------------------------------------------

@@ -126,8 +126,9 @@ class CameraPipeline:
                 if decision.end_reason is not None:  # an optional event field: "left" or "window_closed"
                     event["end_reason"] = decision.end_reason
                 evidence_frame = frame.image
-                if self.plate_recognizer is not None and cfg.plates.wanted:
-                    vehicles = tracked[tracked.class_mask(analytic.classes)].xyxy  # the rule's classes, not people
+                vehicles = tracked[tracked.class_mask(analytic.classes)].xyxy  # the rule's classes, not people
+                plates_done = self.plate_recognizer is not None and cfg.plates.wanted
+                if plates_done:
                     plate, evidence_frame = self.plate_recognizer.for_event(
                         cfg.plates,
                         phase=decision.phase,
@@ -143,6 +144,8 @@ class CameraPipeline:
                     box_xyxy=decision.xyxy,
                     label=f"{decision.class_name} {decision.phase} {decision.dwell_s:.0f}s track {decision.track_id}",
                     zone_px=self.zones[decision.zone_id].pixel_polygon(frame.wh),
+                    plates_done=plates_done,
+                    vehicle_boxes=(tuple(map(float, decision.xyxy)), *(tuple(map(float, b)) for b in vehicles)),
                 )
                 # No picture rather than one with a readable plate when plate blurring failed.
                 seq = self.recorder.record(event, request if evidence_frame is not None else None)

@@ -16,10 +16,11 @@ evidence thread before anything is written or sent.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -51,6 +52,14 @@ class EvidenceRequest:
     box_xyxy: tuple[float, float, float, float]
     label: str
     zone_px: np.ndarray | None
+    # Licence plates: True when the rule already handled them (blurred, or kept legible because a parking rule asks
+    # for plates); otherwise the recorder pixelates every plate it finds, near `vehicle_boxes` and in the frame.
+    plates_done: bool = False
+    vehicle_boxes: tuple[tuple[float, float, float, float], ...] = ()
+
+
+# (frame, vehicle boxes) -> (a copy with every plate found pixelated, plates found): PlateRecognizer.blur
+PlateBlur = Callable[[np.ndarray, Sequence[tuple[float, float, float, float]]], tuple[np.ndarray, int]]
 
 
 class EventRecorder:
@@ -66,11 +75,13 @@ class EventRecorder:
         background: bool = True,
         queue_limit: int = 16,
         faces_unblurred: bool = False,
+        plate_blur: PlateBlur | None = None,
     ) -> None:
         """`background`: render and store on the evidence thread (False: on the caller's, as `record` returns);
         `queue_limit`: events waiting for that thread before callers wait (each holds one frame in memory);
         `faces_unblurred`: the box's explicit privacy.send_faces_unblurred, the only way to record without a
-        face blurrer."""
+        face blurrer; `plate_blur`: pixelates plates in pictures whose rule did not handle them (the agent always
+        gives one)."""
         if evidence.enabled and blurrer is None and not faces_unblurred:
             raise ValueError("no face detector to blur evidence (privacy.send_faces_unblurred is off)")
         if queue_limit < 1:
@@ -79,6 +90,8 @@ class EventRecorder:
         self.evidence_dir = evidence_dir
         self.evidence = evidence
         self.blurrer = blurrer
+        self.plate_blur = plate_blur
+        self.plates_blurred = 0  # plates pixelated by the recorder itself
         self.on_recorded = on_recorded
         self.metrics = metrics
         self.pictures = PicturePolicy(evidence.update_pictures, evidence.update_min_change, evidence.update_refresh_s)
@@ -181,8 +194,23 @@ class EventRecorder:
             except Exception:  # one broken picture or a full disk must not end the recording of later events
                 log.exception("recording event %s (%s) failed", event.get("event_id"), event.get("incident_key"))
 
+    def _plates_blurred(self, event: dict[str, Any], request: EvidenceRequest) -> EvidenceRequest | None:
+        """The request with plates pixelated where its rule left them to the recorder; None (no picture rather
+        than one with readable plates) when that fails."""
+        if request.plates_done or self.plate_blur is None:
+            return request
+        try:
+            frame, found = self.plate_blur(request.frame, request.vehicle_boxes)
+        except Exception:
+            log.exception("plate blurring failed: event %s goes without its picture", event.get("event_id"))
+            return None
+        self.plates_blurred += found
+        return dataclasses.replace(request, frame=frame, plates_done=True)
+
     def _store(self, event: dict[str, Any], request: EvidenceRequest | None) -> int | None:
         path = None
+        if request is not None and self.evidence.enabled:
+            request = self._plates_blurred(event, request)
         if request is not None and self.evidence.enabled:
             picture = render_evidence(
                 request.frame,

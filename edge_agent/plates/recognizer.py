@@ -54,6 +54,17 @@ def grow_box(xyxy: Box, frame_wh: tuple[int, int], share: float = 0.1) -> Box:
     return max(0.0, x1 - dx), max(0.0, y1 - dy), min(float(w), x2 + dx), min(float(h), y2 + dy)
 
 
+def quarters(frame_wh: tuple[int, int], overlap: float = 0.15) -> list[Box]:
+    """The frame's four quarters, each grown by `overlap` of the frame so a plate on a border is whole in one."""
+    w, h = frame_wh
+    dx, dy = w * overlap, h * overlap
+    return [
+        (max(0.0, x0 - dx), max(0.0, y0 - dy), min(float(w), x0 + w / 2 + dx), min(float(h), y0 + h / 2 + dy))
+        for x0 in (0.0, w / 2)
+        for y0 in (0.0, h / 2)
+    ]
+
+
 def _inside(point: np.ndarray, box: Box) -> bool:
     return box[0] <= point[0] <= box[2] and box[1] <= point[1] <= box[3]
 
@@ -105,6 +116,8 @@ class PlateRecognizer:
         """
         frame_wh = (image_bgr.shape[1], image_bgr.shape[0])
         rois: list[Box | None] = [None, *(grow_box(b, frame_wh) for b in vehicle_boxes)]
+        if not vehicle_boxes:  # a snapshot or a scene picture: overlapping quarters find the smaller plates
+            rois += quarters(frame_wh)
         return [found.corners for roi in rois for found in self.detector.detect(image_bgr, roi)]
 
     def blur(self, image_bgr: np.ndarray, vehicle_boxes: Sequence[Box]) -> tuple[np.ndarray, int]:
@@ -166,6 +179,13 @@ class PlateModels:
         self._detector: PlateDetector | None = None
         self._reader: PlateReader | None = None
         self._lock = threading.Lock()
+
+    def blurrer(self) -> PlateRecognizer:
+        """For every picture that leaves the box without its rule's own plate handling (snapshots, camera faults,
+        scene analytics, parking rules that ask nothing of plates): plates pixelated."""
+        recognizer = self.recognizer(PlateOptions(blur=True))
+        assert recognizer is not None  # blur is wanted
+        return recognizer
 
     def recognizer(self, options: PlateOptions) -> PlateRecognizer | None:
         """A recognizer able to do what `options` ask (None when they ask nothing); loads models as needed.

@@ -22,6 +22,7 @@ from edge_agent.detectors import DetectorOptions, create_detector
 from edge_agent.detectors.base import Detector, OnnxDetector
 from edge_agent.evidence.privacy import FaceBlurrer
 from edge_agent.pipeline import CameraPipeline
+from edge_agent.recorder import PlateBlur
 from edge_agent.remote.model_update import download_verified, parse_args, same_origin
 from edge_agent.remote.probe import parse_probe_args, probe_source
 from edge_agent.remote.snapshot import encode_snapshot, upload_snapshot
@@ -41,6 +42,7 @@ class AgentControls(Protocol):
 
     config: EdgeConfig
     blurrer: FaceBlurrer | None
+    plate_blur: PlateBlur | None
     detector: Detector
     detector_options: DetectorOptions
     outbox: Outbox | None
@@ -81,7 +83,7 @@ class RemoteCommands:
     def _upload(self, cmd: Command, camera_id: str | None, image) -> str:
         """The picture, faces blurred, as the snapshot answering `cmd`; returns the upload's JSON detail."""
         cfg = self.agent.config
-        snap = encode_snapshot(image, self.agent.blurrer, cfg.evidence.jpeg_quality)
+        snap = encode_snapshot(image, self.agent.blurrer, cfg.evidence.jpeg_quality, self.agent.plate_blur)
         client = httpx.Client(auth=self.device_auth, timeout=self.http.timeout)
         try:
             return upload_snapshot(client, cfg.hub_url, cfg.device_id, cmd.cmd_id, camera_id, snap)

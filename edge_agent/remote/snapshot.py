@@ -16,6 +16,7 @@ import numpy as np
 
 from edge_agent.evidence.privacy import FaceBlurrer
 from edge_agent.evidence.render import CONTENT_TYPE
+from edge_agent.recorder import PlateBlur
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,8 +28,12 @@ class Snapshot:
     faces_blurred: int
 
 
-def encode_snapshot(image_bgr: np.ndarray, blurrer: FaceBlurrer | None, jpeg_quality: int = 85) -> Snapshot:
-    image, faces = blurrer.blur(image_bgr) if blurrer else (image_bgr, 0)
+def encode_snapshot(
+    image_bgr: np.ndarray, blurrer: FaceBlurrer | None, jpeg_quality: int = 85, plate_blur: PlateBlur | None = None
+) -> Snapshot:
+    """JPEG of the frame with licence plates pixelated (`plate_blur`) and faces blurred (`blurrer`)."""
+    image = plate_blur(image_bgr, ())[0] if plate_blur else image_bgr
+    image, faces = blurrer.blur(image) if blurrer else (image, 0)
     ok, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality])
     if not ok:
         raise RuntimeError("JPEG encoding of the snapshot failed")

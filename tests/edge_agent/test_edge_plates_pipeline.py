@@ -15,17 +15,21 @@ import pytest
 from edge_plates_scene import LPD_MODEL, plate_on_car
 from edge_testkit import MODELS_DIR, FakeLink, FakeUploader, shared_file
 
-from cityops.contract.messages import Event
+from cityops.contract.messages import Event, new_event_id
 from edge_agent.app import EdgeAgent
 from edge_agent.capture.sources import Frame
-from edge_agent.config import CameraConfig, ConfigError, parse_config
+from edge_agent.comms.outbox import Outbox
+from edge_agent.config import CameraConfig, ConfigError, EvidenceConfig, parse_config
 from edge_agent.detections import Detections
 from edge_agent.health import LatencyWindow
 from edge_agent.models.manifest import load_manifest
 from edge_agent.pipeline import CameraPipeline
 from edge_agent.plates.crop import rectify_plate
+from edge_agent.plates.options import PlateOptions
 from edge_agent.plates.reader import PlateReaderUnavailable
 from edge_agent.plates.recognizer import PlateModels
+from edge_agent.recorder import EventRecorder, EvidenceRequest
+from edge_agent.remote.snapshot import encode_snapshot
 from edge_agent.rules import load_rules
 from tests.shared_assets import require_shared
 
@@ -103,11 +107,51 @@ def test_start_event_carries_the_plate_and_evidence_is_blurred(tmp_path: Path, m
         assert recognizer.reader.read(rectify_plate(request.frame, scene.corners)) is None
 
 
-def test_without_plate_options_nothing_changes(tmp_path: Path, models: PlateModels) -> None:
+def test_without_plate_options_the_recorder_blurs_the_plates(tmp_path: Path, models: PlateModels) -> None:
+    scene = plate_on_car()
     recorder, image = run_parking(tmp_path, "{}", models)
     assert [e["phase"] for e, _ in recorder.records][:2] == ["start", "update"]
     assert all("plate" not in e for e, _ in recorder.records)
-    assert all(request.frame is image for _, request in recorder.records)
+    assert all(request.frame is image and not request.plates_done for _, request in recorder.records)
+    assert recorder.records[0][1].vehicle_boxes[0] == tuple(map(float, scene.vehicle_xyxy))
+
+
+def _readable(image: np.ndarray, corners: np.ndarray) -> str | None:
+    """The OCR model (not the plate detector that blurs) reads the plate region: the independent judge."""
+    reader = PlateModels(lambda name: LPD_MODEL).recognizer(PlateOptions(read=True)).reader
+    text = reader.read(rectify_plate(image, corners))
+    return text.text if text is not None else None
+
+
+@pytest.mark.parametrize(("plates_done", "legible"), [(False, False), (True, True)])
+def test_every_picture_leaves_with_its_plates_pixelated_unless_the_rule_keeps_them(
+    tmp_path: Path, models: PlateModels, plates_done: bool, legible: bool
+) -> None:
+    """A camera-fault or scene picture, or a parking rule without plate options: plates pixelated by the recorder.
+    A parking rule that reads plates keeps its evidence legible (plates_done)."""
+    scene = plate_on_car()
+    assert _readable(scene.image, scene.corners) == scene.text
+    evidence_dir = tmp_path / "evidence"
+    recorder = EventRecorder(
+        Outbox(tmp_path / "outbox.sqlite"), evidence_dir, EvidenceConfig(), None, background=False,
+        faces_unblurred=True, plate_blur=models.blurrer().blur,
+    )  # fmt: skip
+    request = EvidenceRequest(scene.image, T0, (0.0, 0.0, 10.0, 10.0), "camera fault", None, plates_done=plates_done)
+    event = {"event_id": new_event_id(), "ts": T0.isoformat(), "kind": "camera_fault", "phase": "start",
+             "incident_key": "cam-plate/fault"}  # fmt: skip
+    assert recorder.record(event, request) == 1
+    (picture,) = evidence_dir.rglob("*.jpg")
+    sent = cv2.imread(str(picture))
+    sent = cv2.resize(sent, (scene.image.shape[1], scene.image.shape[0])) if sent.shape != scene.image.shape else sent
+    assert (_readable(sent, scene.corners) == scene.text) is legible
+    assert (recorder.plates_blurred == 0) is plates_done  # finds in overlapping regions count each
+
+
+def test_snapshots_leave_with_their_plates_pixelated(models: PlateModels) -> None:
+    scene = plate_on_car()
+    snap = encode_snapshot(scene.image, None, 95, models.blurrer().blur)
+    sent = cv2.imdecode(np.frombuffer(snap.data, np.uint8), cv2.IMREAD_COLOR)
+    assert _readable(sent, scene.corners) is None
 
 
 def test_read_without_blur_keeps_the_plate_visible(tmp_path: Path, models: PlateModels) -> None:

@@ -228,7 +228,7 @@ def test_snapshots_are_blurred_with_evidence_off_and_health_says_faces_are_blurr
         assert json.loads(snap["detail"])["faces_blurred"] >= 10
         sent = cv2.imdecode(np.frombuffer(StubHub.puts[-1][2], np.uint8), cv2.IMREAD_COLOR)
         assert_faces_blurred(cv2.imread(str(shared_file("media", group))), sent)
-        assert agent.health_snapshot().privacy == {"faces_blurred": True}
+        assert agent.health_snapshot().privacy == {"faces_blurred": True, "plates_blurred": True}
     finally:
         agent.stop()
 
@@ -244,6 +244,6 @@ def test_faces_unblurred_only_by_the_explicit_setting_logged_and_reported(
     try:
         assert any("faces VISIBLE" in r.getMessage() for r in caplog.records)
         assert agent.blurrer is None
-        assert agent.health_snapshot().privacy == {"faces_blurred": False}
+        assert agent.health_snapshot().privacy == {"faces_blurred": False, "plates_blurred": True}
     finally:
         agent.stop()

@@ -255,6 +255,7 @@ class FakeAgent:
             "cameras": [{"camera_id": "cam-1", "source": "usb:0", "rules": "r.yaml"}],
         })  # fmt: skip
         self.blurrer = None
+        self.plate_blur = None
         self.cameras: dict = {}
         self.outbox = None
 
