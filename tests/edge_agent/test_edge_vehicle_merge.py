@@ -61,6 +61,11 @@ def test_the_detector_reports_the_van_twice_and_the_merge_keeps_one_noting_both_
     one = at_van(merged)
     assert van == "car" and one.merged_names() == ["truck"]
     assert float(one.confidence[0]) == float(twice.confidence.max())
+    # The box is the score-weighted mean of the two: between them, nearer the car's.
+    car, truck = (twice.xyxy[twice.names().index(n)] for n in ("car", "truck"))
+    low, high = np.minimum(car, truck), np.maximum(car, truck)
+    assert ((one.xyxy[0] >= low - 1e-3) & (one.xyxy[0] <= high + 1e-3)).all()
+    assert np.abs(one.xyxy[0] - car).sum() <= np.abs(one.xyxy[0] - truck).sum()
     # Nothing else in the frame changes: only boxes of the group that overlap that much are merged.
     assert len(merged) == len(detections) - 1
 
