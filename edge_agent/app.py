@@ -305,7 +305,8 @@ class EdgeAgent:
         with self._swap_lock:
             self._cameras_stopped = True
             for runtime in self.cameras.values():
-                runtime.worker.stop()
+                # Open stays end now (`agent_stopped`), before the recorder and the outbox close after this.
+                runtime.worker.stop(end_stays="agent_stopped")
                 runtime.reader.stop()
 
     def restart_pipeline(self, camera_id: str | None = None) -> list[str]:
@@ -319,7 +320,7 @@ class EdgeAgent:
                     raise ValueError(f"no camera {cid!r}; cameras: {', '.join(self.cameras)}")
             for cid in targets:
                 old = self.cameras[cid]
-                old.worker.stop()
+                old.worker.stop(end_stays="pipeline_restarted")
                 old.reader.stop()
                 self.cameras = {**self.cameras, cid: self._start_camera(old.config, old.track_ids)}
                 log.info("camera %s: pipeline restarted", cid)

@@ -17,6 +17,9 @@ class Detections:
         class_id: (N,) int32 indices into `class_names`.
         class_names: names of all classes of the model that produced these detections.
         tracker_id: (N,) int64 track ids, or None before tracking.
+        merged_class_id: (N,) int32 class of a box of another class merged into this one (one object the
+            detector reported twice, e.g. a van as car and truck; see `tracking/merge.py`), -1 where none; or None
+            when nothing was merged.
 
     Example:
         >>> d = Detections.from_arrays([[0, 0, 10, 10]], [0.9], [2], ("person", "bicycle", "car"))
@@ -29,6 +32,7 @@ class Detections:
     class_id: np.ndarray
     class_names: tuple[str, ...]
     tracker_id: np.ndarray | None = None
+    merged_class_id: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         n = len(self.xyxy)
@@ -40,6 +44,8 @@ class Detections:
             )
         if self.tracker_id is not None and self.tracker_id.shape != (n,):
             raise ValueError(f"tracker_id {self.tracker_id.shape} must have shape ({n},)")
+        if self.merged_class_id is not None and self.merged_class_id.shape != (n,):
+            raise ValueError(f"merged_class_id {self.merged_class_id.shape} must have shape ({n},)")
         if n and (self.class_id.min() < 0 or self.class_id.max() >= len(self.class_names)):
             raise ValueError(f"class_id out of range 0..{len(self.class_names) - 1}")
 
@@ -75,10 +81,17 @@ class Detections:
             class_id=self.class_id[index].copy(),
             class_names=self.class_names,
             tracker_id=None if self.tracker_id is None else self.tracker_id[index].copy(),
+            merged_class_id=None if self.merged_class_id is None else self.merged_class_id[index].copy(),
         )
 
     def names(self) -> list[str]:
         return [self.class_names[i] for i in self.class_id]
+
+    def merged_names(self) -> list[str | None]:
+        """Per detection, the class of the duplicate merged into it, or None."""
+        if self.merged_class_id is None:
+            return [None] * len(self)
+        return [self.class_names[i] if i >= 0 else None for i in self.merged_class_id]
 
     def class_mask(self, names: set[str] | frozenset[str]) -> np.ndarray:
         """Boolean mask of detections whose class name is in `names`."""
@@ -86,7 +99,14 @@ class Detections:
         return wanted[self.class_id] if len(self) else np.zeros(0, dtype=bool)
 
     def with_tracker_ids(self, tracker_id: np.ndarray) -> Detections:
-        return Detections(self.xyxy, self.confidence, self.class_id, self.class_names, tracker_id.astype(np.int64))
+        return Detections(
+            self.xyxy,
+            self.confidence,
+            self.class_id,
+            self.class_names,
+            tracker_id.astype(np.int64),
+            self.merged_class_id,
+        )
 
     def anchors_bottom_center(self) -> np.ndarray:
         """(N, 2) pixel points where a vehicle touches the ground: the middle of each box's bottom edge."""

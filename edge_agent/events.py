@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from cityops.contract.messages import format_ts
@@ -28,10 +28,13 @@ def parking_event_payload(
     rule: ParkingRuleConfig,
     model: ModelSpec,
 ) -> dict[str, Any]:
-    """Every field of the event except `seq` (the outbox assigns it) and `evidence` (added once rendered)."""
+    """Every field of the event except `seq` (the outbox assigns it) and `evidence` (added once rendered).
+
+    `ts` is the frame's time less the decision's `ago_s`: an end decided after an occlusion hold is dated at the
+    vehicle's last sighting."""
     event: dict[str, Any] = {
         "event_id": event_id,
-        "ts": format_ts(frame_ts),
+        "ts": format_ts(frame_ts - timedelta(seconds=decision.ago_s)),
         "camera_id": camera_id,
         "kind": KIND,
         "subtype": SUBTYPE,
@@ -46,6 +49,10 @@ def parking_event_payload(
         "rule": {"id": rule.id, "version": rule.version},
         "object_class": decision.class_name,
     }
+    if decision.end_reason is not None:  # an optional event field, e.g. "left" or "window_closed"
+        event["end_reason"] = decision.end_reason
+    if len(decision.object_classes) > 1:  # the detector called this vehicle by more than one class
+        event["object_classes"] = list(decision.object_classes)
     if location is not None:
         event["location"] = {"lon": location.lon, "lat": location.lat}
     return event

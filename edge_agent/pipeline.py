@@ -15,9 +15,15 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from cityops.contract.messages import new_event_id
-from edge_agent.analytics.build import build_scene_analytic, confidence_floor, track_patience_s
-from edge_agent.analytics.finding import FrameContext, finding_payload
-from edge_agent.analytics.parking import ParkingAnalytic, ParkingRuleConfig
+from edge_agent.analytics.build import (
+    build_scene_analytic,
+    confidence_floor,
+    occlusion_hold_s,
+    track_patience_s,
+    zone_refs,
+)
+from edge_agent.analytics.finding import Box, Finding, FrameContext, SceneAnalytic, finding_payload
+from edge_agent.analytics.parking import EndReason, ParkingAnalytic, ParkingEvent, ParkingRuleConfig
 from edge_agent.capture.sources import Frame
 from edge_agent.config import CameraConfig, ConfigError
 from edge_agent.detections import Detections
@@ -29,6 +35,7 @@ from edge_agent.plates.recognizer import PlateModels
 from edge_agent.recorder import EventRecorder, EvidenceRequest
 from edge_agent.rules import CameraRules
 from edge_agent.tracking import ByteTrackConfig, ByteTracker
+from edge_agent.tracking.merge import merge_class_group
 from edge_agent.zones import Zone
 
 log = logging.getLogger(__name__)
@@ -75,9 +82,20 @@ class CameraPipeline:
         self.classes = frozenset(c for cfg in rules.analytics for c in cfg.classes)
         self.min_confidence = min(confidence_floor(cfg) for cfg in rules.analytics)
         longest_leave = max(track_patience_s(cfg) for cfg in rules.analytics)
+        longest_hold = max(occlusion_hold_s(cfg) for cfg in rules.analytics)
+        # One vehicle reported as car and truck is one object before it is two tracks (parking rules' classes).
+        self.merge_groups = [
+            (frozenset(cfg.classes), cfg.merge_iou) for cfg in rules.analytics if isinstance(cfg, ParkingRuleConfig)
+        ]
         # Tracks must outlive the analytics' patience, or a short miss would turn into a new id and a new stay;
-        # the analytics' own confidence floor is what starts a track (lower scores may only continue one).
-        track_config = ByteTrackConfig(high_score=self.min_confidence, max_lost_s=longest_leave + 1.0)
+        # a parked (stationary) one is re-found under its id for as long as a stay is held through an occlusion.
+        # The analytics' own confidence floor is what starts a track (lower scores may only continue one).
+        defaults = ByteTrackConfig()
+        track_config = ByteTrackConfig(
+            high_score=self.min_confidence,
+            max_lost_s=longest_leave + 1.0,
+            stationary_lost_s=max(defaults.stationary_lost_s, longest_hold + 1.0),
+        )
         if tracker is None:
             tracker = ByteTracker(track_config, id_source=track_ids)
         else:
@@ -92,10 +110,15 @@ class CameraPipeline:
         self.last_frame: Frame | None = None
         self.fault_events = 0
         self.frames = 0
+        self._predecessor: CameraPipeline | None = None
+        """The pipeline this one replaced, until its stays not carried over are ended (on the worker thread)."""
+        self._carried: set[int] = set()
+        """id() of the analytics this pipeline took over from its predecessor, stays and all."""
 
     def process(self, frame: Frame) -> list[int]:
         """Analyse one frame; returns the seqs of the events it recorded, when the recorder stores them at once
         (one that renders evidence in the background returns no seqs; its events reach the outbox in order)."""
+        seqs = self._retire_predecessor()
         if not self.classes:  # e.g. a gauge-only waterlogging camera: pixels only, no detector time spent
             detections = Detections.empty(self.detector.spec.classes)
         elif getattr(self.detector, "thread_safe", False):  # it batches across cameras itself; a lock would stop that
@@ -108,49 +131,16 @@ class CameraPipeline:
             self.latency.add(inference_ms)
         self.last_frame = frame
         # Low scores go to the tracker too: it uses them only to hold on to tracks a confident detection started.
-        tracked = self.tracker.update(detections[detections.class_mask(self.classes)], frame.mono)
+        wanted = detections[detections.class_mask(self.classes)]
+        for classes, min_iou in self.merge_groups:
+            wanted = merge_class_group(wanted, classes, min_iou)
+        tracked = self.tracker.update(wanted, frame.mono)
         self.frames += 1
-        seqs = []
         for cfg, analytic in self.analytics:
-            for decision in analytic.observe(frame.mono, tracked, frame.wh, frame.ts):
-                event = parking_event_payload(
-                    decision,
-                    event_id=new_event_id(),
-                    camera_id=self.camera.camera_id,
-                    frame_ts=frame.ts,
-                    frame_wh=frame.wh,
-                    location=self.camera.location,
-                    rule=cfg,
-                    model=self.detector.spec,
-                )
-                if decision.end_reason is not None:  # an optional event field: "left" or "window_closed"
-                    event["end_reason"] = decision.end_reason
-                evidence_frame = frame.image
+            decisions = analytic.observe(frame.mono, tracked, frame.wh, frame.ts)
+            if decisions:
                 vehicles = tracked[tracked.class_mask(analytic.classes)].xyxy  # the rule's classes, not people
-                plates_done = self.plate_recognizer is not None and cfg.plates.wanted
-                if plates_done:
-                    plate, evidence_frame = self.plate_recognizer.for_event(
-                        cfg.plates,
-                        phase=decision.phase,
-                        image_bgr=frame.image,
-                        vehicle_xyxy=decision.xyxy,
-                        other_vehicles=[tuple(map(float, b)) for b in vehicles],
-                    )
-                    if plate is not None:
-                        event["plate"] = plate
-                request = EvidenceRequest(
-                    frame=frame.image if evidence_frame is None else evidence_frame,
-                    ts=frame.ts,
-                    box_xyxy=decision.xyxy,
-                    label=f"{decision.class_name} {decision.phase} {decision.dwell_s:.0f}s track {decision.track_id}",
-                    zone_px=self.zones[decision.zone_id].pixel_polygon(frame.wh),
-                    plates_done=plates_done,
-                    vehicle_boxes=(tuple(map(float, decision.xyxy)), *(tuple(map(float, b)) for b in vehicles)),
-                )
-                # No picture rather than one with a readable plate when plate blurring failed.
-                seq = self.recorder.record(event, request if evidence_frame is not None else None)
-                if seq is not None:
-                    seqs.append(seq)
+                seqs.extend(self._record_parking(cfg, decisions, frame, [tuple(map(float, b)) for b in vehicles]))
         if self.scene_analytics:
             seqs.extend(self._process_scene(frame, tracked))
         # The integrity thresholds are in seconds: a few checks a second (its `due`) find the same faults as
@@ -161,19 +151,89 @@ class CameraPipeline:
             seqs.extend(self._record_faults(findings, frame))
         return seqs
 
+    def _record_parking(
+        self, cfg: ParkingRuleConfig, decisions: list[ParkingEvent], frame: Frame, vehicles: list[Box]
+    ) -> list[int]:
+        seqs = []
+        for decision in decisions:
+            event = parking_event_payload(
+                decision,
+                event_id=new_event_id(),
+                camera_id=self.camera.camera_id,
+                frame_ts=frame.ts,
+                frame_wh=frame.wh,
+                location=self.camera.location,
+                rule=cfg,
+                model=self.detector.spec,
+            )
+            evidence_frame = frame.image
+            plates_done = self.plate_recognizer is not None and cfg.plates.wanted
+            if plates_done:
+                plate, evidence_frame = self.plate_recognizer.for_event(
+                    cfg.plates,
+                    phase=decision.phase,
+                    image_bgr=frame.image,
+                    vehicle_xyxy=decision.xyxy,
+                    other_vehicles=vehicles,
+                )
+                if plate is not None:
+                    event["plate"] = plate
+            request = EvidenceRequest(
+                frame=frame.image if evidence_frame is None else evidence_frame,
+                ts=frame.ts,
+                box_xyxy=decision.xyxy,
+                label=f"{decision.class_name} {decision.phase} {decision.dwell_s:.0f}s track {decision.track_id}",
+                zone_px=self.zones[decision.zone_id].pixel_polygon(frame.wh),
+                plates_done=plates_done,
+                vehicle_boxes=(tuple(map(float, decision.xyxy)), *vehicles),
+            )
+            # No picture rather than one with a readable plate when plate blurring failed.
+            seq = self.recorder.record(event, request if evidence_frame is not None else None)
+            if seq is not None:
+                seqs.append(seq)
+        return seqs
+
     def idle(self, now: float) -> list[int]:
         """No frame arrived in a poll: lets the integrity check notice an offline camera."""
+        seqs = self._retire_predecessor()
         if self.integrity is None:
+            return seqs
+        return seqs + self._record_faults(self.integrity.tick(now), None)
+
+    def close(self, reason: EndReason) -> list[int]:
+        """End every open stay of this pipeline's analytics (and of the one it replaced), dated at their last
+        sightings, with the last analysed frame as evidence. Call it on the thread that runs `process`, or once
+        that thread has stopped."""
+        return self._retire_predecessor() + self._close_analytics(reason, keep=set())
+
+    def _retire_predecessor(self) -> list[int]:
+        old, self._predecessor = self._predecessor, None
+        if old is None:
             return []
-        return self._record_faults(self.integrity.tick(now), None)
+        return old._retire_predecessor() + old._close_analytics("rules_changed", keep=self._carried)
+
+    def _close_analytics(self, reason: EndReason, keep: set[int]) -> list[int]:
+        frame = self.last_frame
+        if frame is None:  # nothing analysed: nothing can be open
+            return []
+        seqs = []
+        for cfg, analytic in self.analytics:
+            if id(analytic) not in keep:
+                seqs.extend(self._record_parking(cfg, analytic.close(frame.mono, reason), frame, []))
+        for scene in self.scene_analytics:
+            closer = getattr(scene, "close", None)  # analytics of stays; kitchen and waterlogging have none yet
+            if id(scene) not in keep and closer is not None:
+                seqs.extend(self._record_findings(scene, closer(frame.mono, reason), frame))
+        return seqs
 
     def successor(self, rules: CameraRules) -> CameraPipeline:
         """A pipeline for new rules that keeps this one's tracker (ids, parked cars) and integrity state.
 
-        Incidents open under the old rules are not carried over: the new rules may have other zones and
-        thresholds, so they are re-detected (a parked car is still found, its dwell counted anew).
+        An analytic whose rule and zones are unchanged is carried over with its open stays. The others' stays
+        end with `rules_changed` before the new pipeline's first frame (or idle poll): the new rules may have other
+        zones and thresholds, so those are re-detected (a parked car is still found, its dwell counted anew).
         """
-        return CameraPipeline(
+        new = CameraPipeline(
             self.camera,
             rules,
             self.detector,
@@ -184,6 +244,25 @@ class CameraPipeline:
             tracker=self.tracker,
             plates=self.plates,
         )
+        new.last_frame = self.last_frame
+        new._predecessor = self
+        unchanged = [cfg for cfg, _ in self.analytics] + [a.config for a in self.scene_analytics]
+        for n, (cfg, _) in enumerate(new.analytics):
+            if cfg in unchanged and self._same_zones(rules, cfg.zones):
+                carried = next(a for c, a in self.analytics if c == cfg)
+                new.analytics[n] = (cfg, carried)
+                new._carried.add(id(carried))
+        for n, scene in enumerate(new.scene_analytics):
+            old_scene = next((a for a in self.scene_analytics if a.config == scene.config), None)
+            if old_scene is not None and self._same_zones(rules, zone_refs(scene.config)):
+                new.scene_analytics[n] = old_scene
+                new._carried.add(id(old_scene))
+        return new
+
+    def _same_zones(self, rules: CameraRules, zone_ids: list[str]) -> bool:
+        old = {z.id: z for z in self.rules.zones}
+        new = {z.id: z for z in rules.zones}
+        return all(old.get(z) == new.get(z) for z in zone_ids)
 
     def _record_faults(self, findings: list, frame: Frame | None) -> list[int]:
         seqs = []
@@ -214,33 +293,38 @@ class CameraPipeline:
 
     def _process_scene(self, frame: Frame, tracked: Detections) -> list[int]:
         context = FrameContext(mono=frame.mono, ts=frame.ts, image=frame.image, detections=tracked)
+        seqs = []
+        for analytic in self.scene_analytics:
+            seqs.extend(self._record_findings(analytic, analytic.observe(context), frame))
+        return seqs
+
+    def _record_findings(self, analytic: SceneAnalytic, findings: list[Finding], frame: Frame) -> list[int]:
         spec = self.detector.spec
         location = self.camera.location
         seqs = []
-        for analytic in self.scene_analytics:
-            for finding in analytic.observe(context):
-                event = finding_payload(
-                    finding,
-                    event_id=new_event_id(),
-                    camera_id=self.camera.camera_id,
-                    frame_ts=frame.ts,
-                    frame_wh=frame.wh,
-                    location=(location.lon, location.lat) if location else None,
-                    rule_id=analytic.config.id,
-                    rule_version=analytic.config.version,
-                    detector_model={"name": spec.name, "version": spec.version, "sha256": spec.sha256},
-                )
-                zone = self.zones.get(finding.zone_id) if finding.zone_id else None
-                request = EvidenceRequest(
-                    frame=frame.image,
-                    ts=frame.ts,
-                    box_xyxy=finding.xyxy or (0.0, 0.0, float(frame.wh[0]), float(frame.wh[1])),
-                    label=finding.label,
-                    zone_px=zone.pixel_polygon(frame.wh) if zone else None,
-                )
-                seq = self.recorder.record(event, request)
-                if seq is not None:
-                    seqs.append(seq)
+        for finding in findings:
+            event = finding_payload(
+                finding,
+                event_id=new_event_id(),
+                camera_id=self.camera.camera_id,
+                frame_ts=frame.ts,
+                frame_wh=frame.wh,
+                location=(location.lon, location.lat) if location else None,
+                rule_id=analytic.config.id,
+                rule_version=analytic.config.version,
+                detector_model={"name": spec.name, "version": spec.version, "sha256": spec.sha256},
+            )
+            zone = self.zones.get(finding.zone_id) if finding.zone_id else None
+            request = EvidenceRequest(
+                frame=frame.image,
+                ts=frame.ts,
+                box_xyxy=finding.xyxy or (0.0, 0.0, float(frame.wh[0]), float(frame.wh[1])),
+                label=finding.label,
+                zone_px=zone.pixel_polygon(frame.wh) if zone else None,
+            )
+            seq = self.recorder.record(event, request)
+            if seq is not None:
+                seqs.append(seq)
         return seqs
 
 
@@ -264,10 +348,20 @@ class PipelineWorker:
     def start(self) -> None:
         self._thread.start()
 
-    def stop(self, timeout_s: float = 5.0) -> None:
+    def stop(self, timeout_s: float = 5.0, end_stays: EndReason | None = None) -> None:
+        """Stop the thread; with `end_stays`, then end the pipeline's open stays with that reason."""
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(timeout_s)
+        if end_stays is None:
+            return
+        if self._thread.is_alive():  # a frame is stuck: closing beside it would race on the analytics' state
+            log.warning("camera %s: worker did not stop; its open stays are not ended", self.pipeline.camera.camera_id)
+            return
+        try:
+            self.pipeline.close(end_stays)
+        except Exception:
+            log.exception("camera %s: ending open stays failed", self.pipeline.camera.camera_id)
 
     def is_alive(self) -> bool:
         return self._thread.is_alive()

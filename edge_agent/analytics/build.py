@@ -40,3 +40,8 @@ def track_patience_s(config: AnyRuleConfig) -> float:
     if isinstance(config, WaterloggingRuleConfig):
         return 0.0  # its detections only mask occluders out of the coverage; no identity over time
     return config.leave_after_s
+
+
+def occlusion_hold_s(config: AnyRuleConfig) -> float:
+    """How long this rule keeps a stay nobody sees (the tracker keeps a stationary lost track as long)."""
+    return config.occlusion_hold_s if isinstance(config, ParkingRuleConfig) else 0.0

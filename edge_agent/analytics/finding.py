@@ -90,6 +90,8 @@ class Finding:
     """Set when pixels, not the detector, decided; None = the camera's detector model produced it."""
     extra: dict[str, Any] = field(default_factory=dict)
     """Further optional event fields (kept by the hub as unknown fields), e.g. `severity_hint`, `method`."""
+    ago_s: float = 0.0
+    """How long before the frame the finding happened (an end after an occlusion hold: the last sighting)."""
 
     @classmethod
     def from_dwell(
@@ -119,6 +121,7 @@ class Finding:
             track_id=e.track_id,
             object_class=e.class_name,
             extra=fields,
+            ago_s=e.ago_s,
         )
 
 
@@ -161,7 +164,7 @@ def finding_payload(
     event: dict[str, Any] = {
         **finding.extra,
         "event_id": event_id,
-        "ts": format_ts(frame_ts),
+        "ts": format_ts(frame_ts - timedelta(seconds=finding.ago_s)),
         "camera_id": camera_id,
         "kind": finding.kind,
         "subtype": finding.subtype,

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from edge_agent.analytics.parking import ParkingAnalytic, ParkingEvent, ParkingRuleConfig
+from edge_agent.analytics.parking import EndReason, ParkingAnalytic, ParkingEvent, ParkingRuleConfig
 from edge_agent.analytics.schedule import Schedule
 from edge_agent.detections import Detections
 from edge_agent.zones import Zone
@@ -30,6 +30,11 @@ class DwellPolicy:
     schedule: Schedule | None = None
     """Count stays only inside these windows; None = always."""
     grace_s: float = 0.0
+    occlusion_hold_s: float = 0.0
+    """Keep an unseen stay this long before its end (0: `leave_after_s` alone decides), as in parking."""
+    same_place_iou: float = 1.0
+    """Least IoU with a stay's box for another track id to continue it; 1 = by track id only (people move, so
+    place says little about who a person is; a stall's place is what identifies it)."""
 
 
 class ZoneDwell:
@@ -47,6 +52,8 @@ class ZoneDwell:
             dwell_s=policy.dwell_s,
             update_every_s=policy.update_every_s,
             leave_after_s=policy.leave_after_s,
+            occlusion_hold_s=policy.occlusion_hold_s,
+            same_place_iou=policy.same_place_iou,
             **_window_fields(policy),
         )
         self._machine = ParkingAnalytic(camera_id, carrier, zones)
@@ -57,6 +64,10 @@ class ZoneDwell:
         """Same contract as `ParkingAnalytic.observe`; incident keys come back scoped."""
         events = self._machine.observe(now, detections, frame_wh, wall)
         return [replace(e, incident_key=self.key(e.zone_id, e.track_id)) for e in events]
+
+    def close(self, now: float, reason: EndReason) -> list[ParkingEvent]:
+        """End every open stay (see `ParkingAnalytic.close`); incident keys come back scoped."""
+        return [replace(e, incident_key=self.key(e.zone_id, e.track_id)) for e in self._machine.close(now, reason)]
 
     def key(self, zone_id: str, track_id: int) -> str:
         return f"{self.camera_id}/{zone_id}/{self.scope}/track-{track_id}"

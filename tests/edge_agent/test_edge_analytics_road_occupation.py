@@ -27,30 +27,86 @@ T0 = datetime(2026, 7, 1, 8, 0, tzinfo=UTC)
 ZONE = ZoneConfig(id="walk", polygon=[(0.0, 0.5), (1.0, 0.5), (1.0, 1.0), (0.0, 1.0)])
 
 
-def people(*rows: tuple[list[float], int]) -> Detections:
-    """Tracked persons: rows of (box, track id) in a 100x100 frame."""
+def objects(*rows: tuple[list[float], str, int]) -> Detections:
+    """Tracked objects: rows of (box, COCO class name, track id) in a 100x100 frame."""
     if not rows:
         empty = Detections.empty(COCO.classes)
         return empty.with_tracker_ids(empty.class_id)
-    boxes, ids = zip(*rows, strict=True)
-    return Detections.from_arrays(boxes, [0.8] * len(rows), [0] * len(rows), COCO.classes, tracker_id=ids)
+    boxes, names, ids = zip(*rows, strict=True)
+    classes = [COCO.classes.index(n) for n in names]
+    return Detections.from_arrays(boxes, [0.8] * len(rows), classes, COCO.classes, tracker_id=ids)
 
 
-def test_vendor_staying_past_the_threshold_starts_updates_and_ends_with_a_scoped_key() -> None:
-    config = RoadOccupationRuleConfig(type="road_occupation", zones=["walk"], dwell_s=60, update_every_s=30)
-    a = RoadOccupationAnalytic("cam-s", config, [Zone(ZONE)])
+def occupation(**extra) -> RoadOccupationAnalytic:
+    config = RoadOccupationRuleConfig(type="road_occupation", zones=["walk"], dwell_s=60, update_every_s=30, **extra)
+    return RoadOccupationAnalytic("cam-s", config, [Zone(ZONE)])
+
+
+def feed(a: RoadOccupationAnalytic, times: range, *rows) -> list:
     image = np.zeros((100, 100, 3), np.uint8)
-    vendor, passer_by = ([40, 50, 50, 90], 3), ([10, 50, 20, 90], 4)
-    events = []
-    for t in range(0, 100, 5):
-        rows = [vendor] + ([passer_by] if t < 20 else [])  # the passer-by leaves long before the threshold
-        events += a.observe(FrameContext(float(t), T0 + timedelta(seconds=t), image, people(*rows)))
-    for t in range(100, 140, 5):
-        events += a.observe(FrameContext(float(t), T0 + timedelta(seconds=t), image, people()))
+    return [
+        f for t in times for f in a.observe(FrameContext(float(t), T0 + timedelta(seconds=t), image, objects(*rows)))
+    ]
+
+
+# A stall on the pavement: umbrella over a table, two chairs, the vendor behind it.
+UMBRELLA = ([30, 40, 60, 62], "umbrella", 11)
+TABLE = ([35, 62, 55, 80], "dining table", 12)
+CHAIRS = (([25, 66, 33, 82], "chair", 13), ([57, 66, 65, 82], "chair", 14))
+VENDOR = ([42, 50, 50, 84], "person", 15)
+
+
+def test_a_stall_of_umbrella_table_and_two_chairs_is_one_occupation() -> None:
+    a = occupation()
+    events = feed(a, range(0, 100, 5), UMBRELLA, TABLE, *CHAIRS, VENDOR)
+    events += feed(a, range(100, 140, 5))  # packed up
     assert [(e.phase, e.measurements["dwell_s"]) for e in events] == [("start", 60.0), ("update", 90.0), ("end", 95.0)]
-    assert {e.incident_key for e in events} == {"cam-s/walk/occupation/track-3"}
-    assert {(e.kind, e.subtype, e.object_class) for e in events} == {("road_occupation", "street_vending", "person")}
+    assert {e.incident_key for e in events} == {"cam-s/walk/occupation/track-11"}  # the oldest stall object
+    start = events[0]
+    assert start.extra["objects"] == {"chair": 2, "dining table": 1, "person": 1, "umbrella": 1}
+    assert start.measurements["count"] == 5.0
+    assert start.xyxy == (25.0, 40.0, 65.0, 84.0)  # the whole stall
+    assert (start.kind, start.subtype) == ("road_occupation", "street_vending")
     assert a.open_keys() == []
+
+
+def test_two_stalls_apart_are_two_occupations() -> None:
+    a = occupation()
+    far_table = ([80, 70, 95, 85], "dining table", 21)
+    events = feed(a, range(0, 65, 5), ([5, 70, 20, 85], "dining table", 20), far_table)
+    assert sorted(e.incident_key for e in events) == [
+        "cam-s/walk/occupation/track-20",
+        "cam-s/walk/occupation/track-21",
+    ]
+
+
+def test_people_resting_on_a_bench_are_not_vendors() -> None:
+    # Even when the rule lets benches and people be part of an occupation: no stall object, no occupation.
+    a = occupation(classes=["person", "bench", "chair", "umbrella", "dining table", "suitcase"])
+    bench = ([20, 60, 80, 85], "bench", 30)
+    sitting = (([25, 50, 35, 80], "person", 31), ([60, 50, 70, 80], "person", 32))
+    assert feed(a, range(0, 600, 10), bench, *sitting) == []
+    assert feed(a, range(600, 1200, 10), ([40, 50, 50, 90], "person", 33), ([52, 66, 60, 82], "chair", 34)) == []
+
+
+def test_a_person_standing_alone_is_not_a_stall() -> None:
+    assert feed(occupation(), range(0, 600, 10), ([40, 50, 50, 90], "person", 3)) == []
+
+
+def test_stall_classes_must_be_counted_classes() -> None:
+    with pytest.raises(ValueError, match="stall_classes"):
+        RoadOccupationRuleConfig(type="road_occupation", zones=["walk"], classes=["person"], stall_classes=["umbrella"])
+
+
+def test_a_stall_whose_objects_get_new_track_ids_stays_one_occupation() -> None:
+    a = occupation()
+    events = feed(a, range(0, 40, 5), UMBRELLA, TABLE, VENDOR)
+    relabelled = [([*box], name, tid + 100) for box, name, tid in (UMBRELLA, TABLE, VENDOR)]
+    events += feed(a, range(40, 100, 5), *relabelled)
+    assert [(e.phase, e.incident_key) for e in events] == [
+        ("start", "cam-s/walk/occupation/track-11"),
+        ("update", "cam-s/walk/occupation/track-11"),
+    ]
 
 
 @pytest.mark.parametrize(
@@ -135,8 +191,8 @@ zones: [{id: walk, polygon: [[0, 0.5], [1, 0.5], [1, 1], [0, 1]]}]
 analytics:
   - {type: road_occupation, id: occ.p, version: 2, zones: [walk], dwell_s: 2, leave_after_s: 5}
 """
-    vendor = Detections.from_arrays([[40, 50, 50, 90]], [0.9], [0], COCO.classes)
-    pipeline, recorder = pipeline_for(rules, tmp_path, FakeDetector(vendor))
+    stall = Detections.from_arrays([[40, 50, 50, 90]], [0.9], [COCO.classes.index("umbrella")], COCO.classes)
+    pipeline, recorder = pipeline_for(rules, tmp_path, FakeDetector(stall))
     image = np.zeros((100, 100, 3), np.uint8)
     for n in range(4):
         pipeline.process(Frame(image, T0 + timedelta(seconds=n), float(n), n))
@@ -150,3 +206,11 @@ analytics:
     )
     assert parsed.bbox == [0.4, 0.5, 0.5, 0.9] and parsed.location.lon == 118.8
     assert request.zone_px is not None
+
+
+def test_close_ends_an_open_occupation_with_the_reason() -> None:
+    a = occupation()
+    feed(a, range(0, 65, 5), UMBRELLA, TABLE)
+    (end,) = a.close(70.0, "agent_stopped")
+    assert (end.phase, end.extra["end_reason"], end.ago_s) == ("end", "agent_stopped", 10.0)
+    assert a.open_keys() == []
