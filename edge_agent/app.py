@@ -35,6 +35,7 @@ from edge_agent.evidence.privacy import FaceBlurrer
 from edge_agent.health import HealthReporter, HealthSnapshot, LatencyWindow, ProcessStats, build_health
 from edge_agent.integrity.camera_faults import CameraFaultDetector
 from edge_agent.metrics import EdgeMetrics
+from edge_agent.model_watch import ModelWatch, Totals
 from edge_agent.models.manifest import ModelSpec, ModelStore, file_sha256, load_manifest
 from edge_agent.pipeline import CameraPipeline, PipelineWorker
 from edge_agent.plates.recognizer import PlateModels
@@ -99,6 +100,10 @@ class EdgeAgent:
         self.metrics = EdgeMetrics()
         self.inference_lock = threading.Lock()
         self._swap_lock = threading.Lock()  # one live change (config, model, restart) at a time
+        self.model_path: Path | None = None
+        self._model_since = Totals(0, 0)  # camera totals when the running model took over
+        self.model_watch: ModelWatch | None = None
+        self._model_watch_report: dict[str, object] | None = None
         self._cameras_stopped = False  # set under _swap_lock: no live change may start a camera after the stop
 
     @property
@@ -152,6 +157,7 @@ class EdgeAgent:
         )
         self._on_stop("outbox", self.outbox.close)
         spec, model_path = self._model_override(spec, model_path)
+        self.model_path = model_path  # the file the running model came from (a rollback returns to it)
         remote_cameras, remote_rules = self._stored_remote_cameras(spec.classes)
         rules.update(remote_rules)
         sources = {c.camera_id: c.source for c in [*cfg.cameras, *remote_cameras]}
@@ -396,6 +402,59 @@ class EdgeAgent:
             for runtime in self.cameras.values():
                 runtime.pipeline.detector = serving
 
+    def detection_totals(self) -> Totals:
+        """Frames and confident detections of every camera so far (the counts go on across rule changes)."""
+        pipelines = [runtime.pipeline for runtime in self.cameras.values()]
+        return Totals(sum(p.frames for p in pipelines), sum(p.detected for p in pipelines))
+
+    def watch_new_model(self, previous_spec: ModelSpec, previous_override: str | None, new_path: Path) -> None:
+        """After `model_update` swapped models: watch the new one's detections on its own thread and swap the
+        previous model back when they collapse; the file of the loser is deleted."""
+        now = self.detection_totals()
+        cfg = self.config.model_updates
+        watch = ModelWatch(
+            now.rate_since(self._model_since), now,
+            rollback_below=cfg.rollback_below, watch_frames=cfg.watch_frames, min_baseline=cfg.min_baseline,
+        )  # fmt: skip
+        previous_path = self.model_path
+        self._model_since, self.model_watch, self.model_path = now, watch, new_path
+        new_sha = self.detector.spec.sha256
+        self._model_watch_report = {"sha256": new_sha, "previous_sha256": previous_spec.sha256, **watch.report()}
+
+        def run() -> None:
+            while watch.observe(self.detection_totals()) == "watching" and not self._cameras_stopped:
+                time.sleep(1.0)
+            if watch.verdict == "rolled_back" and previous_path is not None:
+                self._roll_back(previous_spec, previous_path, previous_override, new_path, watch)
+            elif watch.verdict in ("kept", "not_judged") and previous_override:
+                old = Path(json.loads(previous_override)["path"])
+                if old != new_path:
+                    old.unlink(missing_ok=True)
+            # Reported once done: a "rolled_back" in health means the previous model is serving again.
+            self._model_watch_report = {"sha256": new_sha, "previous_sha256": previous_spec.sha256, **watch.report()}
+
+        threading.Thread(target=run, name="model-watch", daemon=True).start()
+
+    def _roll_back(self, spec: ModelSpec, path: Path, override: str | None, new_path: Path, watch: ModelWatch) -> None:
+        log.error(
+            "model %s sha256 %s detects %.3f per frame against %.3f before: rolling back to sha256 %s",
+            spec.name, self.detector.spec.sha256[:12], watch.rate or 0.0, watch.baseline or 0.0, spec.sha256[:12],
+        )  # fmt: skip
+        with self._swap_lock:  # not while the agent stops (its outbox closes after the cameras)
+            if self._cameras_stopped:
+                return
+            try:
+                detector = create_detector(spec, path, self.detector_options)
+                detector.warm_up()
+                self.swap_detector(detector)
+            except Exception:
+                log.exception("rolling back to %s sha256 %s failed; the new model stays", spec.name, spec.sha256[:12])
+                return
+            assert self.outbox is not None
+            self.outbox.set_meta("model_override", override or "")
+            self.model_path, self._model_since = path, self.detection_totals()
+            new_path.unlink(missing_ok=True)
+
     def _batch_sizes(self) -> dict[int, int] | None:
         detector = self.detector
         return detector.batch_sizes() if isinstance(detector, InferenceBatcher) else None
@@ -494,6 +553,8 @@ class EdgeAgent:
             snapshot.outbox_dropped_low_priority = self.outbox.dropped_low_priority
         snapshot.config_error = self.controller.config_error
         snapshot.privacy = {"faces_blurred": self.blurrer is not None, "plates_blurred": True}
+        if self._model_watch_report is not None:  # the last model update: watching, kept or rolled back
+            snapshot.model_watch = self._model_watch_report
         return snapshot
 
     # -- defaults ------------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ Deployment secrets may come from the environment instead of the file: `CITYOPS_E
 
 from __future__ import annotations
 
+import base64
 import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -172,6 +173,37 @@ class EvidenceConfig(StrictModel):
     update_refresh_s: float = Field(900.0, gt=0, description="an ongoing stay gets a fresh picture at least this often")
 
 
+class ModelUpdatesConfig(StrictModel):
+    """How `model_update` commands are trusted and watched (edge_agent.remote.model_update, edge_agent.model_watch)."""
+
+    trusted_keys: list[str] = Field(
+        default_factory=list, description="the hub's model signing public keys (Ed25519, base64), from provisioning"
+    )
+    allow_unsigned: bool = Field(
+        False, description="accept releases without a valid signature (logged); never in production"
+    )
+    allow_http: bool = Field(False, description="download models over plain http (a hub on a trusted local network)")
+    rollback_below: float = Field(
+        0.3, ge=0, le=1, description="roll back when the new model detects less than this share of the old one's rate"
+    )
+    watch_frames: int = Field(300, ge=10, description="frames (all cameras) a new model is watched for before it stays")
+    min_baseline: float = Field(
+        0.2, ge=0, description="confident detections per frame the old model must have had for the watch to judge"
+    )
+
+    @field_validator("trusted_keys")
+    @classmethod
+    def _keys_are_ed25519(cls, keys: list[str]) -> list[str]:
+        for key in keys:
+            try:
+                raw = base64.b64decode(key, validate=True)
+            except ValueError:
+                raise ValueError(f"trusted key {key[:12]!r}... is not base64") from None
+            if len(raw) != 32:
+                raise ValueError(f"trusted key {key[:12]!r}... is {len(raw)} bytes; an Ed25519 public key has 32")
+        return keys
+
+
 class PrivacyConfig(StrictModel):
     """Faces are blurred in every picture that leaves the box (evidence of every kind, snapshots, probe and
     camera-fault pictures). Turning that off takes this one setting, named for what it does; the agent logs it at
@@ -197,6 +229,7 @@ class EdgeConfig(StrictModel):
     outbox: OutboxConfig = OutboxConfig()
     evidence: EvidenceConfig = EvidenceConfig()
     privacy: PrivacyConfig = PrivacyConfig()
+    model_updates: ModelUpdatesConfig = ModelUpdatesConfig()
     metrics: MetricsConfig = MetricsConfig()
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 

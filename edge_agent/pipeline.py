@@ -110,6 +110,7 @@ class CameraPipeline:
         self.last_frame: Frame | None = None
         self.fault_events = 0
         self.frames = 0
+        self.detected = 0  # confident detections of the rules' classes, over `frames`
         self._predecessor: CameraPipeline | None = None
         """The pipeline this one replaced, until its stays not carried over are ended (on the worker thread)."""
         self._carried: set[int] = set()
@@ -136,6 +137,7 @@ class CameraPipeline:
             wanted = merge_class_group(wanted, classes, min_iou)
         tracked = self.tracker.update(wanted, frame.mono)
         self.frames += 1
+        self.detected += int((wanted.confidence >= self.min_confidence).sum())  # a new model's health (ModelWatch)
         for cfg, analytic in self.analytics:
             decisions = analytic.observe(frame.mono, tracked, frame.wh, frame.ts)
             if decisions:
@@ -245,6 +247,7 @@ class CameraPipeline:
             plates=self.plates,
         )
         new.last_frame = self.last_frame
+        new.frames, new.detected = self.frames, self.detected  # the camera's counts go on across rule changes
         new._predecessor = self
         unchanged = [cfg for cfg, _ in self.analytics] + [a.config for a in self.scene_analytics]
         for n, (cfg, _) in enumerate(new.analytics):

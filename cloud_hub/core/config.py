@@ -106,6 +106,9 @@ class HubSettings(BaseSettings):
     # Device control (cloud_hub.devices.control, cloud_hub.models_registry).
     models_dir: Path | None = Field(None, description="served model files; default: models/ beside evidence_dir")
     model_max_bytes: int = Field(1024**3, gt=0, description="largest model file the hub accepts")
+    model_signing_key_file: Path | None = Field(
+        None, description="Ed25519 key (PEM) that signs model releases; default: model-signing.key in models_dir"
+    )
     snapshot_keep: int = Field(20, ge=1, description="camera snapshots kept per device camera (newest first)")
     # The live channel (cloud_hub.live): the relay streams to browsers from this process; messages are kept this long
     # so that a client that reconnects gets what it missed (older: it is told to reload its lists instead).

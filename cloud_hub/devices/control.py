@@ -338,3 +338,14 @@ def list_snapshots(
         ).fetchall()
         total = cur.execute("SELECT count(*) AS n FROM device_snapshots WHERE device_id = %s", (device_id,)).fetchone()
     return [SnapshotRecord(**r) for r in rows], int(total["n"]) if total else 0
+
+
+def model_holders(conn: psycopg.Connection, name: str, sha256: str) -> tuple[list[str], list[str]]:
+    """(devices whose latest health runs this file, devices that run detector `name` from another file)."""
+    rows = conn.execute(
+        "SELECT d.device_id, bool_or(m->>'sha256' = %s) FROM devices d,"
+        " jsonb_array_elements(CASE WHEN jsonb_typeof(d.models) = 'array' THEN d.models ELSE '[]' END) m"
+        " WHERE m->>'name' = %s AND d.retired_at IS NULL GROUP BY d.device_id ORDER BY d.device_id",
+        (sha256, name),
+    ).fetchall()
+    return [d for d, has in rows if has], [d for d, has in rows if not has]

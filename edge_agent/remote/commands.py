@@ -21,9 +21,10 @@ from edge_agent.config import EdgeConfig
 from edge_agent.detectors import DetectorOptions, create_detector
 from edge_agent.detectors.base import Detector, OnnxDetector
 from edge_agent.evidence.privacy import FaceBlurrer
+from edge_agent.models.manifest import ModelSpec
 from edge_agent.pipeline import CameraPipeline
 from edge_agent.recorder import PlateBlur
-from edge_agent.remote.model_update import download_verified, parse_args, same_origin
+from edge_agent.remote.model_update import check_release, download_verified, parse_args, same_origin
 from edge_agent.remote.probe import parse_probe_args, probe_source
 from edge_agent.remote.snapshot import encode_snapshot, upload_snapshot
 
@@ -53,6 +54,8 @@ class AgentControls(Protocol):
     def restart_pipeline(self, camera_id: str | None = None) -> list[str]: ...
 
     def swap_detector(self, detector: OnnxDetector) -> None: ...
+
+    def watch_new_model(self, previous_spec: ModelSpec, previous_override: str | None, new_path: Path) -> None: ...
 
 
 class RemoteCommands:
@@ -125,9 +128,11 @@ class RemoteCommands:
             raise ValueError(f"model_update names {args.name!r}, but this agent runs {current.name!r}")
         if args.sha256 == current.sha256:
             return f"model {args.name} already at sha256 {args.sha256[:12]}"
+        trust = check_release(args, agent.config.model_updates)  # before a byte is downloaded
         dest = agent.config.data_dir / "models" / f"{args.name}-{args.sha256[:16]}.onnx"
         auth = self.device_auth if same_origin(args.url, agent.config.hub_url) else None
-        download_verified(self.http, args.url, args.sha256, dest, auth, MAX_MODEL_BYTES)
+        limit = args.size if args.size is not None else MAX_MODEL_BYTES
+        download_verified(self.http, args.url, args.sha256, dest, auth, min(limit, MAX_MODEL_BYTES))
         spec = current.model_copy(update={"sha256": args.sha256})
         try:
             detector = create_detector(spec, dest, agent.detector_options)
@@ -140,9 +145,7 @@ class RemoteCommands:
         assert outbox is not None  # commands only arrive once the agent has started
         previous = outbox.get_meta("model_override")
         outbox.set_meta("model_override", json.dumps({"name": spec.name, "sha256": spec.sha256, "path": str(dest)}))
-        if previous:  # the file of the update this one replaces is no longer needed
-            old = Path(json.loads(previous)["path"])
-            if old != dest:
-                old.unlink(missing_ok=True)
-        log.info("model %s updated to sha256 %s", spec.name, spec.sha256[:12])
-        return f"model {spec.name} now sha256 {spec.sha256}"
+        # The previous model stays on disk until the new one has proved itself (or is rolled back to it).
+        agent.watch_new_model(current, previous, dest)
+        log.info("model %s updated to sha256 %s (%s)", spec.name, spec.sha256[:12], trust)
+        return f"model {spec.name} now sha256 {spec.sha256} ({trust}); watched for a collapse of its detections"

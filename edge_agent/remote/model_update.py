@@ -17,13 +17,34 @@ from urllib.parse import urlsplit
 import httpx
 from pydantic import Field, ValidationError
 
-from edge_agent.config import StrictModel
+from cityops.contract.model_release import ReleaseSignatureError, verify_release
+from edge_agent.config import ModelUpdatesConfig, StrictModel
 
 
 class ModelUpdateArgs(StrictModel):
     name: Annotated[str, Field(min_length=1, max_length=64)]
     url: Annotated[str, Field(pattern=r"^https?://")]
     sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+    # The signed release (cityops.contract.model_release): the hub signs name, version, sha256 and size.
+    version: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    size: Annotated[int, Field(ge=0)] | None = None
+    signature: str | None = None
+    key_id: str | None = None
+
+
+def check_release(args: ModelUpdateArgs, config: ModelUpdatesConfig) -> str:
+    """Before anything is downloaded: plain http refused unless allowed, and the release signed by a key this box
+    trusts. Returns how it was trusted (for the log and the command's answer); ValueError saying why not."""
+    if urlsplit(args.url).scheme == "http" and not config.allow_http:
+        raise ValueError(f"{args.url}: model downloads over plain http are refused (model_updates.allow_http)")
+    if args.signature is None:
+        if config.allow_unsigned:
+            return "unsigned (model_updates.allow_unsigned)"
+        raise ReleaseSignatureError("the model release is not signed (the hub signs every release it sends)")
+    if args.version is None or args.size is None:
+        raise ReleaseSignatureError("the model release has no version and size to verify its signature against")
+    key = verify_release(config.trusted_keys, args.signature, args.name, args.version, args.sha256, args.size)
+    return f"signed by key {key}"
 
 
 def parse_args(args: dict) -> ModelUpdateArgs:

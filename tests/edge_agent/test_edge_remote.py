@@ -15,10 +15,12 @@ from typing import ClassVar
 import cv2
 import numpy as np
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from edge_testkit import MODELS_DIR, FakeLink, FakeUploader, shared_file
 from face_judge import assert_faces_blurred
 
 from cityops.contract.messages import HealthSnapshot, dump
+from cityops.contract.model_release import public_key_text, sign_release
 from cityops.contract.topics import Topic
 from edge_agent.app import EdgeAgent
 from edge_agent.config import parse_config
@@ -88,11 +90,25 @@ def make_agent(
             "models_dir": str(MODELS_DIR),
             "health_interval_s": 3600,
             "cameras": [{"camera_id": "cam-r1", "source": str(street), "fps": 5, "rules": str(rules)}],
+            # The stub hub is plain http on loopback; releases are signed with this test's key.
+            "model_updates": {"trusted_keys": [TRUSTED], "allow_http": True, "watch_frames": 10},
             **settings,
         }
     )
     link = FakeLink()
     return EdgeAgent(config, link_factory=lambda *_: link, uploader=FakeUploader()), link
+
+
+SIGNING_KEY = Ed25519PrivateKey.generate()
+TRUSTED = public_key_text(SIGNING_KEY.public_key())
+
+
+def release(url: str, data: bytes, key: Ed25519PrivateKey = SIGNING_KEY, name: str = "yolox_nano") -> dict:
+    """A model_update's args as the hub sends them: the release signed."""
+    sha = hashlib.sha256(data).hexdigest()
+    signature, key_id = sign_release(key, name, "2", sha, len(data))
+    return {"name": name, "version": "2", "url": url, "sha256": sha, "size": len(data), "signature": signature,
+            "key_id": key_id}  # fmt: skip
 
 
 def results(link: FakeLink) -> dict[str, dict]:
@@ -171,29 +187,23 @@ def test_snapshot_model_update_and_restart_commands(tmp_path: Path, hub: str) ->
         broken = weights[: len(weights) // 2]
         StubHub.files = {"/models/good.onnx": updated, "/models/broken.onnx": broken}
         sha = hashlib.sha256(updated).hexdigest()
-        wrong = command(
-            agent,
-            link,
-            "c-m1",
-            "model_update",
-            {"name": "yolox_nano", "url": f"{hub}/models/good.onnx", "sha256": "0" * 64},
-        )
-        assert not wrong["ok"] and "sha256" in wrong["detail"] and agent.detector is original
-        bad_sha = hashlib.sha256(broken).hexdigest()
-        fails = command(
-            agent,
-            link,
-            "c-m2",
-            "model_update",
-            {"name": "yolox_nano", "url": f"{hub}/models/broken.onnx", "sha256": bad_sha},
-        )
+        unsigned = {"name": "yolox_nano", "url": f"{hub}/models/good.onnx", "sha256": sha}
+        refused = command(agent, link, "c-m0", "model_update", unsigned)
+        assert not refused["ok"] and "not signed" in refused["detail"] and agent.detector is original
+        stranger = release(f"{hub}/models/good.onnx", updated, key=Ed25519PrivateKey.generate())
+        refused = command(agent, link, "c-m0b", "model_update", stranger)
+        assert not refused["ok"] and "matches none of the 1 trusted" in refused["detail"]
+        tampered = {**release(f"{hub}/models/good.onnx", updated), "sha256": "0" * 64}  # signed for another file
+        refused = command(agent, link, "c-m1", "model_update", tampered)
+        assert not refused["ok"] and "matches none" in refused["detail"] and agent.detector is original
+        assert not (tmp_path / "data" / "models").exists() or not any((tmp_path / "data" / "models").iterdir())
+        fails = command(agent, link, "c-m2", "model_update", release(f"{hub}/models/broken.onnx", broken))
         assert not fails["ok"] and "does not load" in fails["detail"] and agent.detector is original
         missing = command(agent, link, "c-m3", "model_update", {"name": "yolox_nano"})
         assert not missing["ok"] and "url" in missing["detail"]
-        good = command(
-            agent, link, "c-m4", "model_update", {"name": "yolox_nano", "url": f"{hub}/models/good.onnx", "sha256": sha}
-        )
-        assert good["ok"], good
+        good = command(agent, link, "c-m4", "model_update", release(f"{hub}/models/good.onnx", updated))
+        assert good["ok"] and "signed by key" in good["detail"], good
+        assert wait_until(lambda: agent.health_snapshot().model_watch["verdict"] == "kept", 60)
         assert agent.detector is not original and agent.detector.spec.sha256 == sha
         assert agent.cameras["cam-r1"].pipeline.detector is agent.detector
         frames_before = agent.cameras["cam-r1"].reader.status().frames
@@ -247,3 +257,44 @@ def test_faces_unblurred_only_by_the_explicit_setting_logged_and_reported(
         assert agent.health_snapshot().privacy == {"faces_blurred": False, "plates_blurred": True}
     finally:
         agent.stop()
+
+
+def test_a_new_model_whose_detections_collapse_is_rolled_back(
+    tmp_path: Path, hub: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The watch's inputs are faked (no ONNX file here detects nothing), the rollback is real: the previous model
+    file loaded again, the stored override cleared, the new file deleted, health saying so."""
+    agent, link = make_agent(tmp_path, hub)
+    agent.start()
+    try:
+        assert wait_until(lambda: agent.detection_totals().frames >= 10)  # the old model's baseline: the 7 parked cars
+        original_sha = agent.detector.spec.sha256
+        updated = (MODELS_DIR / "yolox_nano.onnx").read_bytes() + bytes([0xC2, 0x3E, 3]) + b"v03"
+        StubHub.files = {"/models/next.onnx": updated}
+        real = agent.detection_totals
+        swapped: list = []
+
+        def collapsed():  # from the swap on: frames go by, nothing is detected
+            now = real()
+            if not swapped:
+                return now
+            return type(now)(now.frames, swapped[0].detections)
+
+        monkeypatch.setattr(agent, "detection_totals", collapsed)
+        monkeypatch.setattr(agent, "watch_new_model", _remember_swap(agent.watch_new_model, swapped, real))
+        good = command(agent, link, "c-next", "model_update", release(f"{hub}/models/next.onnx", updated))
+        assert good["ok"], good
+        assert wait_until(lambda: agent.health_snapshot().model_watch["verdict"] == "rolled_back", 60)
+        assert agent.detector.spec.sha256 == original_sha
+        assert agent.outbox.get_meta("model_override") in (None, "")
+        assert not any((tmp_path / "data" / "models").glob("*.onnx"))
+    finally:
+        agent.stop()
+
+
+def _remember_swap(watch, swapped: list, totals):
+    def remembered(*args, **kwargs):
+        swapped.append(totals())
+        return watch(*args, **kwargs)
+
+    return remembered

@@ -25,6 +25,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, BackgroundTasks, Body, Depends, Header, HTTPException, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from cityops.contract.model_release import sign_release
 from cloud_hub.api.deps import ConnDep, DeviceIdentity, PoolDep, SettingsDep, require_roles
 from cloud_hub.api.routes.devices import DeviceViewer
 from cloud_hub.api.schemas import Page
@@ -36,6 +37,7 @@ from cloud_hub.devices.registry import get_device
 from cloud_hub.evidence.factory import open_evidence_store
 from cloud_hub.models_registry.files import SHA256_PATTERN, ModelFileStore, models_dir
 from cloud_hub.models_registry.records import get_model, model_file_url
+from cloud_hub.models_registry.signing import load_signing_key
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/v1", tags=["device control"])
@@ -316,23 +318,111 @@ def get_command_route(device_id: str, cmd_id: str, conn: ConnDep, user: Viewer) 
 def model_update_route(
     device_id: str, body: ModelUpdate, request: Request, conn: ConnDep, settings: SettingsDep, user: Controller
 ) -> CommandSent:
-    """Send `model_update` {name, url, sha256} for a registered model file; the device downloads it from this hub
-    with its own credentials, verifies the sha256, loads it and only then swaps."""
+    """Send `model_update` {name, version, url, sha256, size, signature, key_id} for a registered model file: the
+    release signed with the hub's model signing key. The device verifies the signature against the key it was
+    provisioned with, downloads the file from this hub with its own credentials, verifies the sha256, loads it and
+    only then swaps (and swaps back by itself if the new model stops detecting)."""
     ingest = _ingest(request)
-    device = _device(conn, device_id)
-    model = get_model(conn, body.sha256)
+    model = _model_file(conn, settings, body.sha256)
+    problem = _cannot_take(_device(conn, device_id), model.name)
+    if problem:
+        raise HTTPException(status.HTTP_409_CONFLICT, problem)
+    return _send(conn, ingest, device_id, "model_update", _release_args(settings, model), user)
+
+
+class Rollout(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    devices: list[str] = Field(
+        min_length=1, max_length=1000, description="the boxes to update now: a canary subset first, then the rest"
+    )
+
+
+class RolloutDevice(BaseModel):
+    device_id: str
+    sent: bool
+    cmd_id: str | None = None
+    detail: str | None = None  # why a device was skipped
+
+
+class RolloutSent(BaseModel):
+    sha256: str
+    name: str
+    version: str
+    devices: list[RolloutDevice]
+
+
+class RolloutState(BaseModel):
+    sha256: str
+    name: str
+    version: str
+    running: list[str]  # devices whose latest health names this file
+    other: list[str]  # devices that run this detector from another file
+
+
+@router.post("/models/{sha256}/rollout", operation_id="roll_out_model", status_code=202)
+def rollout_route(
+    sha256: str, body: Rollout, request: Request, conn: ConnDep, settings: SettingsDep, user: Controller
+) -> RolloutSent:
+    """A canary rollout: the signed `model_update` to the named boxes only (a few first, watched with GET, then the
+    rest). Each device is answered on its own: one that runs another detector, or is unknown, is skipped with the
+    reason and the others still get the update."""
+    ingest = _ingest(request)
+    model = _model_file(conn, settings, sha256)
+    args = _release_args(settings, model)
+    outcomes = []
+    for device_id in dict.fromkeys(body.devices):  # once each, in the order given
+        device = get_device(conn, device_id)
+        problem = f"device {device_id!r} is not registered" if device is None else _cannot_take(device, model.name)
+        if problem:
+            outcomes.append(RolloutDevice(device_id=device_id, sent=False, detail=problem))
+            continue
+        try:
+            sent = _send(conn, ingest, device_id, "model_update", args, user)
+        except HTTPException as exc:
+            outcomes.append(RolloutDevice(device_id=device_id, sent=False, detail=str(exc.detail)))
+            continue
+        outcomes.append(RolloutDevice(device_id=device_id, sent=True, cmd_id=sent.cmd_id))
+    return RolloutSent(sha256=model.sha256, name=model.name, version=model.version, devices=outcomes)
+
+
+@router.get("/models/{sha256}/rollout", operation_id="get_model_rollout")
+def rollout_state_route(sha256: str, conn: ConnDep, settings: SettingsDep, user: Viewer) -> RolloutState:
+    """Where the release stands: the boxes that report running this file, and those running the same detector
+    from another file (not updated yet, refused it, or rolled it back)."""
+    model = _model_file(conn, settings, sha256)
+    running, other = control.model_holders(conn, model.name, model.sha256)
+    return RolloutState(sha256=model.sha256, name=model.name, version=model.version, running=running, other=other)
+
+
+def _model_file(conn: Any, settings: Any, sha256: str) -> Any:
+    model = get_model(conn, sha256)
     if model is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no model file with sha256 {body.sha256} is registered")
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no model file with sha256 {sha256} is registered")
     if not ModelFileStore(models_dir(settings)).exists(model.sha256):
         raise HTTPException(status.HTTP_409_CONFLICT, f"model {model.name} {model.version}: file missing on this hub")
+    return model
+
+
+def _cannot_take(device: dict[str, Any], name: str) -> str | None:
     running = sorted({str(m.get("name")) for m in device.get("models") or [] if isinstance(m, dict)})
-    if running and model.name not in running:
-        raise HTTPException(
-            status.HTTP_409_CONFLICT,
-            f"device {device_id} runs {', '.join(running)}; a {model.name} model cannot replace any of them",
-        )
-    args = {"name": model.name, "url": model_file_url(settings.hub_url, model.sha256), "sha256": model.sha256}
-    return _send(conn, ingest, device_id, "model_update", args, user)
+    if running and name not in running:
+        return f"device {device['device_id']} runs {', '.join(running)}; a {name} model cannot replace any of them"
+    return None
+
+
+def _release_args(settings: Any, model: Any) -> dict[str, Any]:
+    """The signed release a `model_update` carries (cityops.contract.model_release)."""
+    signature, key = sign_release(load_signing_key(settings), model.name, model.version, model.sha256, model.bytes)
+    return {
+        "name": model.name,
+        "version": model.version,
+        "url": model_file_url(settings.hub_url, model.sha256),
+        "sha256": model.sha256,
+        "size": model.bytes,
+        "signature": signature,
+        "key_id": key,
+    }
 
 
 # ---- desired configuration --------------------------------------------------------------------------------------

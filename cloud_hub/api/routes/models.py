@@ -19,6 +19,7 @@ from fastapi.security.http import HTTPAuthorizationCredentials
 from pydantic import BaseModel
 from starlette.datastructures import UploadFile
 
+from cityops.contract.model_release import key_id, public_key_text
 from cloud_hub.api.deps import ConnDep, SettingsDep, authenticate_device_token, authenticate_token, require_roles
 from cloud_hub.api.schemas import Page
 from cloud_hub.auth.security import TokenError, decode_access_token, decode_device_token
@@ -42,6 +43,7 @@ from cloud_hub.models_registry.records import (
     model_file_url,
     register_model,
 )
+from cloud_hub.models_registry.signing import load_signing_key
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/v1", tags=["models"])
@@ -164,6 +166,23 @@ def list_models_route(
     """Registered model files, newest first."""
     records, count = list_models(conn, name, limit, offset)
     return Page[ModelPublic](data=[_public(r, settings) for r in records], count=count)
+
+
+class SigningKey(BaseModel):
+    public_key: str  # raw Ed25519 public key, base64: what a box lists in model_updates.trusted_keys
+    key_id: str
+
+
+@router.get(
+    "/models/signing-key",
+    operation_id="get_model_signing_key",
+    dependencies=[Depends(require_roles(*MANAGERS, "commander"))],
+)
+def signing_key_route(settings: SettingsDep) -> SigningKey:
+    """The public key of the hub's model signing key: boxes are provisioned with it and refuse model updates it
+    did not sign. Declared before /models/{sha256} so that path does not take it."""
+    public = public_key_text(load_signing_key(settings).public_key())
+    return SigningKey(public_key=public, key_id=key_id(public))
 
 
 @router.get("/models/{sha256}", operation_id="get_model", dependencies=[Depends(require_roles(*MANAGERS, "commander"))])

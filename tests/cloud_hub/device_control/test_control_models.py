@@ -11,6 +11,7 @@ import pytest
 from control_testkit import RecordingIngest, basic, bearer, provision
 from fastapi.testclient import TestClient
 
+from cityops.contract.model_release import ReleaseSignatureError, key_id, verify_release
 from cloud_hub.auth.security import create_device_token
 from cloud_hub.core.config import HubSettings
 from cloud_hub.models_registry.files import ModelFileError, ModelFileStore, ModelTooLarge, models_dir
@@ -118,8 +119,19 @@ def test_model_update_command(
     url = f"/api/v1/devices/{device_id}/model-update"
     sent = client.post(url, json={"sha256": sha}, headers=bearer(settings, "tech"))
     assert sent.status_code == 202, sent.text
-    expected_args = {"name": "yolox_nano", "url": f"https://hub.example/api/v1/models/{sha}/file", "sha256": sha}
-    assert ingest.commands == [(device_id, sent.json()["cmd_id"], "model_update", expected_args)]
+    ((to, cmd_id, name, args),) = ingest.commands
+    assert (to, cmd_id, name) == (device_id, sent.json()["cmd_id"], "model_update")
+    assert {k: args[k] for k in ("name", "version", "url", "sha256", "size")} == {
+        "name": "yolox_nano", "version": "1.0.0", "url": f"https://hub.example/api/v1/models/{sha}/file",
+        "sha256": sha, "size": len(weights),
+    }  # fmt: skip
+    # Signed with the hub's key, whose public half the signing-key route shows (and provisioning hands out).
+    public = client.get("/api/v1/models/signing-key", headers=bearer(settings, "tech")).json()
+    assert args["key_id"] == public["key_id"] == key_id(public["public_key"])
+    assert verify_release([public["public_key"]], args["signature"], "yolox_nano", "1.0.0", sha, len(weights))
+    with pytest.raises(ReleaseSignatureError):
+        verify_release([public["public_key"]], args["signature"], "yolox_nano", "1.0.1", sha, len(weights))
+    assert (models_dir(settings) / "model-signing.key").stat().st_mode & 0o777 == 0o600
     cmd_url = f"/api/v1/devices/{device_id}/commands/{sent.json()['cmd_id']}"
     status = client.get(cmd_url, headers=bearer(settings, "tech"))
     assert status.json()["name"] == "model_update" and status.json()["sent_by"] == "tech"
@@ -132,3 +144,41 @@ def test_model_update_command(
     assert client.post(url, json={"sha256": "xyz"}, headers=bearer(settings, "tech")).status_code == 422
     assert client.post(url, json={"sha256": sha}, headers=bearer(settings, "boss")).status_code == 403
     assert len(ingest.commands) == 1
+
+
+def test_canary_rollout_sends_to_the_named_boxes_and_shows_where_the_release_runs(
+    client: TestClient, settings: HubSettings, database_url: str, ingest: RecordingIngest
+) -> None:
+    weights = WEIGHTS + b"canary"
+    sha = upload_raw(client, settings, weights, "yolox_nano", "1.1.0").json()["sha256"]
+    canary, later = provision(client, settings)[0], provision(client, settings)[0]
+    other = provision(client, settings)[0]
+    with psycopg.connect(database_url) as conn:
+        conn.execute(
+            'UPDATE devices SET models = \'[{"name": "nanodet", "sha256": "x"}]\' WHERE device_id = %s', (other,)
+        )
+        conn.execute(
+            'UPDATE devices SET models = \'[{"name": "yolox_nano", "sha256": "old"}]\' WHERE device_id = ANY(%s)',
+            ([canary, later],),
+        )
+    before = len(ingest.commands)
+    sent = client.post(f"/api/v1/models/{sha}/rollout", json={"devices": [canary, other, "edge-nobody"]},
+                       headers=bearer(settings, "tech"))  # fmt: skip
+    assert sent.status_code == 202, sent.text
+    outcome = {d["device_id"]: d for d in sent.json()["devices"]}
+    assert outcome[canary]["sent"] and outcome[canary]["cmd_id"]
+    assert not outcome[other]["sent"] and "runs nanodet" in outcome[other]["detail"]
+    assert not outcome["edge-nobody"]["sent"] and "not registered" in outcome["edge-nobody"]["detail"]
+    assert [c[0] for c in ingest.commands[before:]] == [canary], "only the canary got the update"
+    with psycopg.connect(database_url) as conn:  # the canary reports the new file in its health
+        conn.execute(
+            "UPDATE devices SET models = jsonb_build_array(jsonb_build_object('name', 'yolox_nano', 'sha256', %s::text))"  # noqa: E501
+            " WHERE device_id = %s",
+            (sha, canary),
+        )
+    state = client.get(f"/api/v1/models/{sha}/rollout", headers=bearer(settings, "tech")).json()
+    assert canary in state["running"] and later in state["other"] and other not in state["running"] + state["other"]
+    assert client.post(f"/api/v1/models/{sha}/rollout", json={"devices": [later]},
+                       headers=bearer(settings, "boss")).status_code == 403  # fmt: skip
+    assert client.post(f"/api/v1/models/{sha}/rollout", json={"devices": []},
+                       headers=bearer(settings, "tech")).status_code == 422  # fmt: skip

@@ -690,10 +690,39 @@ export interface paths {
         put?: never;
         /**
          * Model Update Route
-         * @description Send `model_update` {name, url, sha256} for a registered model file; the device downloads it from this hub
-         *     with its own credentials, verifies the sha256, loads it and only then swaps.
+         * @description Send `model_update` {name, version, url, sha256, size, signature, key_id} for a registered model file: the
+         *     release signed with the hub's model signing key. The device verifies the signature against the key it was
+         *     provisioned with, downloads the file from this hub with its own credentials, verifies the sha256, loads it and
+         *     only then swaps (and swaps back by itself if the new model stops detecting).
          */
         post: operations["update_device_model"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/models/{sha256}/rollout": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Rollout State Route
+         * @description Where the release stands: the boxes that report running this file, and those running the same detector
+         *     from another file (not updated yet, refused it, or rolled it back).
+         */
+        get: operations["get_model_rollout"];
+        put?: never;
+        /**
+         * Rollout Route
+         * @description A canary rollout: the signed `model_update` to the named boxes only (a few first, watched with GET, then the
+         *     rest). Each device is answered on its own: one that runs another detector, or is unknown, is skipped with the
+         *     reason and the others still get the update.
+         */
+        post: operations["roll_out_model"];
         delete?: never;
         options?: never;
         head?: never;
@@ -884,6 +913,27 @@ export interface paths {
          *     `version` come from the query or, for multipart uploads, from form fields.
          */
         post: operations["upload_model"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/models/signing-key": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Signing Key Route
+         * @description The public key of the hub's model signing key: boxes are provisioned with it and refuse model updates it
+         *     did not sign. Declared before /models/{sha256} so that path does not take it.
+         */
+        get: operations["get_model_signing_key"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -3260,6 +3310,49 @@ export interface components {
             /** Photos */
             photos?: components["schemas"]["ReportPhoto"][];
         };
+        /** Rollout */
+        Rollout: {
+            /**
+             * Devices
+             * @description the boxes to update now: a canary subset first, then the rest
+             */
+            devices: string[];
+        };
+        /** RolloutDevice */
+        RolloutDevice: {
+            /** Device Id */
+            device_id: string;
+            /** Sent */
+            sent: boolean;
+            /** Cmd Id */
+            cmd_id?: string | null;
+            /** Detail */
+            detail?: string | null;
+        };
+        /** RolloutSent */
+        RolloutSent: {
+            /** Sha256 */
+            sha256: string;
+            /** Name */
+            name: string;
+            /** Version */
+            version: string;
+            /** Devices */
+            devices: components["schemas"]["RolloutDevice"][];
+        };
+        /** RolloutState */
+        RolloutState: {
+            /** Sha256 */
+            sha256: string;
+            /** Name */
+            name: string;
+            /** Version */
+            version: string;
+            /** Running */
+            running: string[];
+            /** Other */
+            other: string[];
+        };
         /** RosterCreate */
         RosterCreate: {
             /** Grid Id */
@@ -3454,6 +3547,13 @@ export interface components {
             yellow: number;
             /** Blue */
             blue: number;
+        };
+        /** SigningKey */
+        SigningKey: {
+            /** Public Key */
+            public_key: string;
+            /** Key Id */
+            key_id: string;
         };
         /** SlaDailyRow */
         SlaDailyRow: {
@@ -5780,6 +5880,72 @@ export interface operations {
             };
         };
     };
+    get_model_rollout: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                sha256: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RolloutState"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+        };
+    };
+    roll_out_model: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                sha256: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Rollout"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RolloutSent"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+        };
+    };
     get_device_config: {
         parameters: {
             query?: never;
@@ -6170,6 +6336,26 @@ export interface operations {
                 };
                 content: {
                     "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+        };
+    };
+    get_model_signing_key: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SigningKey"];
                 };
             };
         };
