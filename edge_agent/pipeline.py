@@ -18,8 +18,9 @@ from cityops.contract.messages import new_event_id
 from edge_agent.analytics.build import build_scene_analytic, confidence_floor, track_patience_s
 from edge_agent.analytics.finding import FrameContext, finding_payload
 from edge_agent.analytics.parking import ParkingAnalytic, ParkingRuleConfig
+from edge_agent.analytics.thresholds import class_floors, rule_class_thresholds, scores_at_least
 from edge_agent.capture.sources import Frame
-from edge_agent.config import CameraConfig, ConfigError
+from edge_agent.config import CameraConfig, ConfigError, RuntimeConfig
 from edge_agent.detections import Detections
 from edge_agent.detectors.base import Detector
 from edge_agent.events import parking_event_payload
@@ -48,10 +49,13 @@ class CameraPipeline:
         integrity: CameraFaultDetector | None = None,
         tracker: ByteTracker | None = None,
         plates: PlateModels | None = None,
+        score_threshold: float = RuntimeConfig().score_threshold,
     ) -> None:
         """`track_ids`: the camera's durable id allocator; `integrity`/`tracker`: state carried over from the
         pipeline this one replaces (see `successor`); `plates`: the agent's plate models, needed when a parking
-        rule has `plates: {read|blur: true}` (a ConfigError otherwise, so such rules are refused up front)."""
+        rule has `plates: {read|blur: true}` (a ConfigError otherwise, so such rules are refused up front);
+        `score_threshold`: `runtime.score_threshold`, the least score a rule is handed unless it asks lower (the
+        detector must then keep those lower scores: `analytics.thresholds.detection_floor`)."""
         self.camera = camera
         self.rules = rules
         self.detector = detector
@@ -73,6 +77,11 @@ class CameraPipeline:
             if not isinstance(cfg, ParkingRuleConfig)
         ]
         self.classes = frozenset(c for cfg in rules.analytics for c in cfg.classes)
+        self.score_threshold = score_threshold
+        # Each rule is handed only the scores it asked for (edge_agent/analytics/thresholds.py).
+        self.class_floors = class_floors(rules.analytics, score_threshold)
+        self._parking_views = [rule_class_thresholds(cfg, score_threshold) for cfg, _ in self.analytics]
+        self._scene_views = [rule_class_thresholds(a.config, score_threshold) for a in self.scene_analytics]
         self.min_confidence = min(confidence_floor(cfg) for cfg in rules.analytics)
         longest_leave = max(track_patience_s(cfg) for cfg in rules.analytics)
         # Tracks must outlive the analytics' patience, or a short miss would turn into a new id and a new stay;
@@ -108,11 +117,11 @@ class CameraPipeline:
             self.latency.add(inference_ms)
         self.last_frame = frame
         # Low scores go to the tracker too: it uses them only to hold on to tracks a confident detection started.
-        tracked = self.tracker.update(detections[detections.class_mask(self.classes)], frame.mono)
+        tracked = self.tracker.update(scores_at_least(detections, self.class_floors), frame.mono)
         self.frames += 1
         seqs = []
-        for cfg, analytic in self.analytics:
-            for decision in analytic.observe(frame.mono, tracked, frame.wh, frame.ts):
+        for (cfg, analytic), view in zip(self.analytics, self._parking_views, strict=True):
+            for decision in analytic.observe(frame.mono, scores_at_least(tracked, view), frame.wh, frame.ts):
                 event = parking_event_payload(
                     decision,
                     event_id=new_event_id(),
@@ -180,6 +189,7 @@ class CameraPipeline:
             integrity=self.integrity,
             tracker=self.tracker,
             plates=self.plates,
+            score_threshold=self.score_threshold,
         )
 
     def _record_faults(self, findings: list, frame: Frame | None) -> list[int]:
@@ -210,11 +220,11 @@ class CameraPipeline:
         return seqs
 
     def _process_scene(self, frame: Frame, tracked: Detections) -> list[int]:
-        context = FrameContext(mono=frame.mono, ts=frame.ts, image=frame.image, detections=tracked)
         spec = self.detector.spec
         location = self.camera.location
         seqs = []
-        for analytic in self.scene_analytics:
+        for analytic, view in zip(self.scene_analytics, self._scene_views, strict=True):
+            context = FrameContext(frame.mono, frame.ts, frame.image, scores_at_least(tracked, view))
             for finding in analytic.observe(context):
                 event = finding_payload(
                     finding,
