@@ -47,6 +47,8 @@ from edge_agent.tracking import TrackIdAllocator
 
 log = logging.getLogger(__name__)
 
+TENSORRT_CACHE_DIR = "tensorrt-cache"
+
 
 class StartableLink(Link, Protocol):
     def start(self) -> None: ...
@@ -531,6 +533,10 @@ def detector_options(config: EdgeConfig, rules: Iterable[CameraRules]) -> Detect
         nms_iou=runtime.nms_iou,
         providers=tuple(runtime.providers) if runtime.providers else None,
         intra_op_threads=runtime.intra_op_threads,
+        # TensorRT engines are built once per model and GPU, then loaded from here (edge_agent/detectors/session.py).
+        tensorrt_cache=config.data_dir / TENSORRT_CACHE_DIR,
+        tensorrt_fp16=runtime.tensorrt.fp16,
+        tensorrt_device=runtime.tensorrt.device,
     )
 
 
