@@ -12,7 +12,7 @@ import logging
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +20,7 @@ from typing import Protocol
 
 from cityops.contract.topics import Topic
 from edge_agent import __version__
+from edge_agent.analytics.thresholds import detection_floor
 from edge_agent.capture.reader import CameraReader, CameraStatus
 from edge_agent.capture.sources import StillImageSource, open_source
 from edge_agent.comms.evidence_upload import EvidenceUploader, HttpEvidenceUploader
@@ -46,6 +47,8 @@ from edge_agent.rules import CameraRules, load_rules
 from edge_agent.tracking import TrackIdAllocator
 
 log = logging.getLogger(__name__)
+
+TENSORRT_CACHE_DIR = "tensorrt-cache"
 
 
 class StartableLink(Link, Protocol):
@@ -174,13 +177,7 @@ class EdgeAgent:
             self.plates.recognizer(camera_rules.plate_options())
 
         # 3. The model, warmed up so the first real frame is not slow.
-        options = DetectorOptions(
-            score_threshold=cfg.runtime.score_threshold,
-            nms_iou=cfg.runtime.nms_iou,
-            providers=tuple(cfg.runtime.providers) if cfg.runtime.providers else None,
-            intra_op_threads=cfg.runtime.intra_op_threads,
-        )
-        self.detector_options = options
+        options = self.detector_options = detector_options(cfg, rules.values())
         detector = create_detector(spec, model_path, options)
         detector.warm_up()
         # With several cameras, inference threads run their frames, as batches when the model allows it.
@@ -301,6 +298,7 @@ class EdgeAgent:
             track_ids=track_ids,
             integrity=integrity,
             plates=self.plates,
+            score_threshold=self.config.runtime.score_threshold,
         )
         worker = PipelineWorker(pipeline, reader.get, on_frame=self.metrics.on_frame)
         reader.start()
@@ -340,6 +338,7 @@ class EdgeAgent:
                 raise ConfigError("the agent is stopping")
             running = {cid: runtime.config.source for cid, runtime in self.cameras.items()}
             plan = plan_remote_config(payload, running, self.detector.spec.classes)
+            self._check_detector_keeps(plan.rules)
             # Build every successor first (pure), then start and remember the added cameras: if any of it fails,
             # nothing has been swapped yet and the cameras this call started are stopped again.
             successors = {
@@ -352,6 +351,21 @@ class EdgeAgent:
             self.rules = {**self.rules, **plan.rules}
             self.cameras = {**self.cameras, **added}
             return plan.version
+
+    def _check_detector_keeps(self, rules: dict[str, CameraRules]) -> None:
+        """Refuse rules asking for lower scores than the running detector keeps: they would silently never see them.
+
+        The detector's cut is chosen at start from the rules known then; lowering it live would need every
+        detector copy (batched, per thread) rebuilt, so a restart applies such rules instead.
+        """
+        kept = self.detector_options.score_threshold
+        for cid, camera_rules in rules.items():
+            needed = detection_floor(camera_rules.analytics, self.config.runtime.score_threshold)
+            if needed < kept:
+                raise ConfigError(
+                    f"camera {cid} rules: ask for detection scores down to {needed:g}, the running detector keeps "
+                    f"scores from {kept:g}; restart the agent (it then keeps what its rules ask for)"
+                )
 
     def _start_added_cameras(self, plan: RemotePlan) -> dict[str, CameraRuntime]:
         started: dict[str, CameraRuntime] = {}
@@ -580,6 +594,22 @@ class EdgeAgent:
         return HttpEvidenceUploader(
             self.config.hub_url, self.config.device_id, mqtt.password or "", self.config.evidence.upload_timeout_s
         )
+
+
+def detector_options(config: EdgeConfig, rules: Iterable[CameraRules]) -> DetectorOptions:
+    """The detector's settings: `runtime`, with the score cut lowered to the lowest score any camera's rule asks for
+    (each rule is then handed only its own scores by its pipeline)."""
+    runtime = config.runtime
+    return DetectorOptions(
+        score_threshold=detection_floor([a for r in rules for a in r.analytics], runtime.score_threshold),
+        nms_iou=runtime.nms_iou,
+        providers=tuple(runtime.providers) if runtime.providers else None,
+        intra_op_threads=runtime.intra_op_threads,
+        # TensorRT engines are built once per model and GPU, then loaded from here (edge_agent/detectors/session.py).
+        tensorrt_cache=config.data_dir / TENSORRT_CACHE_DIR,
+        tensorrt_fp16=runtime.tensorrt.fp16,
+        tensorrt_device=runtime.tensorrt.device,
+    )
 
 
 def _remote_camera_config(camera: dict) -> CameraConfig:

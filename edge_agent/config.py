@@ -85,6 +85,15 @@ class CameraConfig(StrictModel):
     )
 
 
+class TensorrtConfig(StrictModel):
+    """The TensorRT provider's engine cache (`<data_dir>/tensorrt-cache/<model sha256>-<device>/`)."""
+
+    fp16: bool = Field(True, description="build fp16 engines (Jetson GPUs run fp16 at about twice the fp32 speed)")
+    device: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")] | None = Field(
+        None, description="GPU key of the cache folder, e.g. orin-nano-sm87; default: detected (board or nvidia-smi)"
+    )
+
+
 class RuntimeConfig(StrictModel):
     providers: list[str] | None = Field(
         None, description="ONNX Runtime providers in order of preference; default TensorRT > CUDA > CPU as available"
@@ -92,6 +101,7 @@ class RuntimeConfig(StrictModel):
     intra_op_threads: int = Field(0, ge=0, le=256, description="0 lets ONNX Runtime choose")
     score_threshold: float = Field(0.25, ge=0, le=1)
     nms_iou: float = Field(0.45, gt=0, le=1)
+    tensorrt: TensorrtConfig = TensorrtConfig()
 
 
 class InferenceConfig(StrictModel):

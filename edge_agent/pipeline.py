@@ -24,8 +24,9 @@ from edge_agent.analytics.build import (
 )
 from edge_agent.analytics.finding import Box, Finding, FrameContext, SceneAnalytic, finding_payload
 from edge_agent.analytics.parking import EndReason, ParkingAnalytic, ParkingEvent, ParkingRuleConfig
+from edge_agent.analytics.thresholds import class_floors, rule_class_thresholds, scores_at_least
 from edge_agent.capture.sources import Frame
-from edge_agent.config import CameraConfig, ConfigError
+from edge_agent.config import CameraConfig, ConfigError, RuntimeConfig
 from edge_agent.detections import Detections
 from edge_agent.detectors.base import Detector
 from edge_agent.events import parking_event_payload
@@ -55,10 +56,13 @@ class CameraPipeline:
         integrity: CameraFaultDetector | None = None,
         tracker: ByteTracker | None = None,
         plates: PlateModels | None = None,
+        score_threshold: float = RuntimeConfig().score_threshold,
     ) -> None:
         """`track_ids`: the camera's durable id allocator; `integrity`/`tracker`: state carried over from the
         pipeline this one replaces (see `successor`); `plates`: the agent's plate models, needed when a parking
-        rule has `plates: {read|blur: true}` (a ConfigError otherwise, so such rules are refused up front)."""
+        rule has `plates: {read|blur: true}` (a ConfigError otherwise, so such rules are refused up front);
+        `score_threshold`: `runtime.score_threshold`, the least score a rule is handed unless it asks lower (the
+        detector must then keep those lower scores: `analytics.thresholds.detection_floor`)."""
         self.camera = camera
         self.rules = rules
         self.detector = detector
@@ -80,6 +84,11 @@ class CameraPipeline:
             if not isinstance(cfg, ParkingRuleConfig)
         ]
         self.classes = frozenset(c for cfg in rules.analytics for c in cfg.classes)
+        self.score_threshold = score_threshold
+        # Each rule is handed only the scores it asked for (edge_agent/analytics/thresholds.py).
+        self.class_floors = class_floors(rules.analytics, score_threshold)
+        self._parking_views = [rule_class_thresholds(cfg, score_threshold) for cfg, _ in self.analytics]
+        self._scene_views = [rule_class_thresholds(a.config, score_threshold) for a in self.scene_analytics]
         self.min_confidence = min(confidence_floor(cfg) for cfg in rules.analytics)
         longest_leave = max(track_patience_s(cfg) for cfg in rules.analytics)
         longest_hold = max(occlusion_hold_s(cfg) for cfg in rules.analytics)
@@ -132,14 +141,14 @@ class CameraPipeline:
             self.latency.add(inference_ms)
         self.last_frame = frame
         # Low scores go to the tracker too: it uses them only to hold on to tracks a confident detection started.
-        wanted = detections[detections.class_mask(self.classes)]
+        wanted = scores_at_least(detections, self.class_floors)  # the rules' classes, each at its least score
         for classes, min_iou in self.merge_groups:
             wanted = merge_class_group(wanted, classes, min_iou)
         tracked = self.tracker.update(wanted, frame.mono)
         self.frames += 1
         self.detected += int((wanted.confidence >= self.min_confidence).sum())  # a new model's health (ModelWatch)
-        for cfg, analytic in self.analytics:
-            decisions = analytic.observe(frame.mono, tracked, frame.wh, frame.ts)
+        for (cfg, analytic), view in zip(self.analytics, self._parking_views, strict=True):
+            decisions = analytic.observe(frame.mono, scores_at_least(tracked, view), frame.wh, frame.ts)
             if decisions:
                 vehicles = tracked[tracked.class_mask(analytic.classes)].xyxy  # the rule's classes, not people
                 seqs.extend(self._record_parking(cfg, decisions, frame, [tuple(map(float, b)) for b in vehicles]))
@@ -245,6 +254,7 @@ class CameraPipeline:
             integrity=self.integrity,
             tracker=self.tracker,
             plates=self.plates,
+            score_threshold=self.score_threshold,
         )
         new.last_frame = self.last_frame
         new.frames, new.detected = self.frames, self.detected  # the camera's counts go on across rule changes
@@ -295,9 +305,9 @@ class CameraPipeline:
         return seqs
 
     def _process_scene(self, frame: Frame, tracked: Detections) -> list[int]:
-        context = FrameContext(mono=frame.mono, ts=frame.ts, image=frame.image, detections=tracked)
         seqs = []
-        for analytic in self.scene_analytics:
+        for analytic, view in zip(self.scene_analytics, self._scene_views, strict=True):
+            context = FrameContext(frame.mono, frame.ts, frame.image, scores_at_least(tracked, view))
             seqs.extend(self._record_findings(analytic, analytic.observe(context), frame))
         return seqs
 

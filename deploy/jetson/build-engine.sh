@@ -7,6 +7,8 @@
 # The ONNX file's sha256 is checked against models/manifest.yaml first; a mismatch stops the build, so an engine
 # is never made from a wrong or truncated download. The engine is written next to the model as
 # <file stem>.fp16.engine (atomically: built under a temporary name, then renamed).
+# The agent does not load this file: it runs the ONNX model through ONNX Runtime's TensorRT provider, which caches
+# its own engines under <data_dir>/tensorrt-cache/ (see deploy/jetson/README.md). Use this to check and time the build.
 set -euo pipefail
 
 usage() {

@@ -8,11 +8,17 @@
 - Rodents: a `rodent`-role class (e.g. `rat`) at any hour, and after hours small moving blobs in the floor zones
   (background subtraction), which must persist `persist_frames` analysed frames.
 Class names are mapped to roles in the rule (`class_roles`), so a customer's custom-class model plugs in without
-code changes. COCO's `mouse` is a computer mouse: never map it to `rodent` for a COCO model.
+code changes. COCO's `mouse` is a computer mouse: never map it to `rodent` for a COCO model. A rule that lists its
+`checks` is refused when one of them has no role mapped (nor a heuristic for it), instead of the check being
+skipped; without `checks`, the mapped roles decide which run, and the start-up log says which are off and why.
+
+Every event says how it was decided (`method`: `model` or `heuristic`) and what that way of deciding has been
+validated on (`validated_on`), because no licensed kitchen footage exists here (see the README).
 """
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import Annotated, Literal
 
@@ -29,8 +35,27 @@ from edge_agent.analytics.zone_dwell import DwellPolicy, ZoneDwell
 from edge_agent.detections import Detections
 from edge_agent.zones import Zone, anchors_normalised
 
+log = logging.getLogger(__name__)
+
 KIND = "kitchen_violation"
 Role = Literal["person", "hat", "mask", "phone", "smoking", "rodent", "no_hat", "no_mask"]
+Check = Literal["phone", "smoking", "no_hat", "no_mask", "rodent"]
+# The roles that let a check decide from the detector's classes (any one of them).
+CHECK_ROLES: dict[str, tuple[Role, ...]] = {
+    "phone": ("phone",),
+    "smoking": ("smoking",),
+    "no_hat": ("hat", "no_hat"),
+    "no_mask": ("mask", "no_mask"),
+    "rodent": ("rodent",),
+}
+# What each way of deciding has been validated on (README: "What is validated on real footage"). Carried by every
+# event so that a reviewer of one event can weigh it without reading the docs.
+VALIDATED_ON = {
+    "phone": "REAL: one COCO photo (val2017 #1268) with YOLOX-Nano; no kitchen footage",
+    "no_hat_heuristic": "SYNTHETIC scenes only (white-hat head colour; no kitchen footage)",
+    "rodent_motion": "SYNTHETIC scenes only (after-hours motion blobs; no kitchen footage)",
+}
+SYNTHETIC_DETECTIONS = "SYNTHETIC detections only (no kitchen footage; the model's accuracy is its trainer's)"
 # Business hours are the shared weekly windows (same `{days, start, end}` format; overnight when end < start).
 BusinessHours = WeeklyWindow
 
@@ -74,6 +99,11 @@ class KitchenRuleConfig(_Strict):
     hat_heuristic: bool = Field(False, description="white-head-region fallback when no class has the hat role")
     hat_white_fraction: float = Field(0.3, gt=0, le=1)
     rodent_motion: RodentMotionConfig | None = None
+    checks: list[Check] | None = Field(
+        None,
+        description="the checks this rule runs, each refused unless its role is mapped (or its heuristic on); "
+        "default: every check whose role is mapped",
+    )
 
     @field_validator("timezone")
     @classmethod
@@ -84,7 +114,24 @@ class KitchenRuleConfig(_Strict):
     def _has_people(self) -> KitchenRuleConfig:
         if "person" not in self.class_roles.values():
             raise ValueError("class_roles must map at least one class to the role 'person'")
+        for check in self.checks or []:
+            missing = self.missing_for(check)
+            if missing:
+                raise ValueError(f"checks: {check!r} cannot run: {missing}")
         return self
+
+    def missing_for(self, check: str) -> str | None:
+        """Why `check` cannot run with this rule (no class mapped to its role, and no heuristic), or None."""
+        roles = CHECK_ROLES[check]
+        if any(self.classes_of(role) for role in roles):
+            return None
+        if check == "no_hat" and self.hat_heuristic:
+            return None
+        if check == "rodent" and self.rodent_motion is not None:
+            return None
+        wanted = " or ".join(repr(r) for r in roles)
+        fallback = {"no_hat": " (or hat_heuristic: true)", "rodent": " (or rodent_motion)"}.get(check, "")
+        return f"no class of the model is mapped to the role {wanted} in class_roles{fallback}"
 
     @property
     def classes(self) -> list[str]:
@@ -99,6 +146,10 @@ class KitchenRuleConfig(_Strict):
     @property
     def confidence_floor(self) -> float:
         return min(self.min_confidence, self.object_min_confidence)
+
+    def runs(self, check: str) -> bool:
+        """Is `check` wanted (listed in `checks`, or no list) and able to run?"""
+        return (self.checks is None or check in self.checks) and self.missing_for(check) is None
 
     def classes_of(self, role: Role) -> frozenset[str]:
         return frozenset(name for name, r in self.class_roles.items() if r == role)
@@ -137,7 +188,7 @@ class KitchenAnalytic:
         }
         self._last_ok: dict[tuple[str, int], float] = {}
         self.rodent_class = None
-        if config.classes_of("rodent"):
+        if config.classes_of("rodent") and config.runs("rodent"):
             floor = [zones[z] for z in (config.rodent_motion.zones if config.rodent_motion else config.zones)]
             policy = DwellPolicy(
                 tuple(config.classes_of("rodent")),
@@ -149,18 +200,32 @@ class KitchenAnalytic:
             self.rodent_class = ZoneDwell(camera_id, "rodent", policy, floor)
         self._watches: dict[str, _RodentWatch] = {}
         self._frame_wh: tuple[int, int] | None = None
+        self._log_checks()
 
     def _subtypes(self) -> list[str]:
-        cfg, subtypes = self.config, []
-        if cfg.classes_of("phone"):
-            subtypes.append("phone")
-        if cfg.classes_of("smoking"):
-            subtypes.append("smoking")
-        if cfg.classes_of("hat") or cfg.classes_of("no_hat") or cfg.hat_heuristic:
-            subtypes.append("no_hat")
-        if cfg.classes_of("mask") or cfg.classes_of("no_mask"):
-            subtypes.append("no_mask")
-        return subtypes
+        return [check for check in ("phone", "smoking", "no_hat", "no_mask") if self.config.runs(check)]
+
+    def _provenance(self, subtype: str) -> dict[str, str]:
+        """`method` and `validated_on` of a check decided from the detector (or, for no_hat, maybe by heuristic)."""
+        if subtype == "no_hat" and self._hat_by_heuristic:
+            return {"method": "heuristic", "heuristic": "white_head_colour", **_validated("no_hat_heuristic")}
+        return {"method": "model", "validated_on": VALIDATED_ON.get(subtype, SYNTHETIC_DETECTIONS)}
+
+    def _log_checks(self) -> None:
+        cfg = self.config
+        running = [f"{s} (heuristic)" if s == "no_hat" and self._hat_by_heuristic else s for s in self.checks]
+        if self.rodent_class is not None:
+            running.append("rodent")
+        if cfg.rodent_motion is not None and cfg.runs("rodent"):
+            running.append("rodent (after-hours motion heuristic)")
+        off = [f"{c}: {cfg.missing_for(c) or 'not listed in checks'}" for c in CHECK_ROLES if not cfg.runs(c)]
+        log.info(
+            "camera %s rule %s: kitchen checks %s; off: %s",
+            self.camera_id,
+            cfg.id,
+            ", ".join(running) or "none",
+            "; ".join(off) or "none",
+        )
 
     def is_open(self, ts: datetime) -> bool:
         return self.hours.active(ts)
@@ -184,7 +249,6 @@ class KitchenAnalytic:
                     violating = self._absent_for_long(subtype, persons, ~violating, frame.mono)
             for e in dwell.observe(frame.mono, persons[violating], frame.wh):
                 duration = e.dwell_s + (self.config.persist_s if self._absence_based(subtype) else 0.0)
-                heuristic = subtype == "no_hat" and self._hat_by_heuristic
                 findings.append(
                     Finding.from_dwell(
                         e,
@@ -192,7 +256,7 @@ class KitchenAnalytic:
                         subtype=subtype,
                         measurements={"duration_s": round(duration, 1), "count": in_kitchen},
                         label=f"{subtype} {e.phase} {duration:.0f}s track {e.track_id}",
-                        extra={"method": "head_colour_heuristic"} if heuristic else None,
+                        extra=self._provenance(subtype),
                     )
                 )
         if self.rodent_class is not None:
@@ -204,9 +268,10 @@ class KitchenAnalytic:
                         subtype="rodent",
                         measurements={"duration_s": e.dwell_s},
                         label=f"{e.class_name} {e.phase}",
+                        extra=self._provenance("rodent"),
                     )
                 )
-        if self.config.rodent_motion is not None:
+        if self.config.rodent_motion is not None and self.config.runs("rodent"):
             findings.extend(self._observe_motion(frame, after_hours=not open_now))
         return findings
 
@@ -302,7 +367,7 @@ class KitchenAnalytic:
                     zone_id=zone_id,
                     xyxy=box,
                     algorithm=MOTION_ALGORITHM,
-                    extra={"method": "motion"},
+                    extra={"method": "heuristic", "heuristic": "after_hours_motion", **_validated("rodent_motion")},
                 )
             )
             if phase == "end":
@@ -328,6 +393,10 @@ class KitchenAnalytic:
         if self.rodent_class is not None:
             keys += self.rodent_class.open_keys()
         return keys + [w.key for w in self._watches.values() if w.key]
+
+
+def _validated(key: str) -> dict[str, str]:
+    return {"validated_on": VALIDATED_ON[key]}
 
 
 def _union(boxes: list[tuple[float, float, float, float]]) -> tuple[float, float, float, float]:

@@ -13,7 +13,7 @@ import numpy as np
 
 from edge_agent.detections import Detections
 from edge_agent.detectors.preprocess import Letterbox, letterbox, to_blob
-from edge_agent.detectors.session import open_session
+from edge_agent.detectors.session import TensorrtSettings, open_session
 from edge_agent.models.manifest import ModelSpec
 
 
@@ -24,6 +24,11 @@ class DetectorOptions:
     providers: tuple[str, ...] | None = None
     intra_op_threads: int = 0
     max_detections: int = 300
+    tensorrt_cache: Path | None = None
+    """Folder of TensorRT engine caches (the agent's `<data_dir>/tensorrt-cache`); None: engines are not cached."""
+    tensorrt_fp16: bool = True
+    tensorrt_device: str | None = None
+    """GPU key of the cache folder; None: detected when TensorRT is used."""
 
 
 class Detector(ABC):
@@ -66,10 +71,21 @@ class OnnxDetector(Detector):
         self.spec = spec
         self.path = path
         self.options = options
-        self.session = open_session(path, options.providers, options.intra_op_threads)
+        self.session = open_session(
+            path, options.providers, options.intra_op_threads, tensorrt=self.tensorrt_settings()
+        )
         self.input_name = spec.input.name or self.session.get_inputs()[0].name
         self.input_wh: tuple[int, int] = spec.input.size
         self.last_inference_ms = 0.0
+
+    def tensorrt_settings(self) -> TensorrtSettings | None:
+        """Engine caching for this model's sessions (keyed by its sha256), if the options ask for a cache."""
+        options = self.options
+        if options.tensorrt_cache is None:
+            return None
+        return TensorrtSettings(
+            options.tensorrt_cache, self.spec.sha256, options.tensorrt_device, options.tensorrt_fp16
+        )
 
     @property
     def providers(self) -> list[str]:

@@ -101,7 +101,13 @@ def _with_threads(detector: OnnxDetector, intra_op_threads: int) -> OnnxDetector
     options = detector.options
     if intra_op_threads == options.intra_op_threads:
         return detector
-    session = open_session(detector.path, options.providers, intra_op_threads, label=f"{detector.spec.name} (shared)")
+    session = open_session(
+        detector.path,
+        options.providers,
+        intra_op_threads,
+        label=f"{detector.spec.name} (shared)",
+        tensorrt=detector.tensorrt_settings(),
+    )
     concurrent = copy.copy(detector)  # decoder tables are shared read-only; only the session differs
     concurrent.session = session
     return concurrent
@@ -140,7 +146,9 @@ def _make_batch_capable(detector: OnnxDetector, intra_op_threads: int | None) ->
         if model is detector.path and threads == options.intra_op_threads:
             session = detector.session
         else:
-            session = open_session(model, options.providers, threads, label=f"{name} (batched)")
+            session = open_session(
+                model, options.providers, threads, label=f"{name} (batched)", tensorrt=detector.tensorrt_settings()
+            )
         problem = compare_batched(detector.session, session, detector.input_name, _check_blobs(detector))
     except NotBatchable as exc:
         problem = str(exc)

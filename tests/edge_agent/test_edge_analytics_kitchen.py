@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import cv2
@@ -101,7 +102,8 @@ def test_heuristic_no_hat_events_are_flagged_as_heuristic() -> None:
         events += a.observe(frame_at(frame.t, frame.image, dets(rows)))
     hatless = {n for n, (_, hat) in enumerate(frames[0].truth["persons"], start=1) if not hat}
     assert {e.track_id for e in events if e.phase == "start"} == hatless
-    assert all(e.extra == {"method": "head_colour_heuristic"} and e.algorithm is None for e in events)
+    assert all(e.extra["method"] == "heuristic" and e.extra["heuristic"] == "white_head_colour" for e in events)
+    assert all(e.extra["validated_on"].startswith("SYNTHETIC") and e.algorithm is None for e in events)
     assert all(e.measurements["count"] == len(frames[0].truth["persons"]) for e in events)  # all in the kitchen
 
 
@@ -240,3 +242,107 @@ def test_real_photo_phone_use_with_yolox() -> None:
     assert [f.subtype for f in starts] == ["phone"]
     x1, y1, _, _ = starts[0].xyxy
     assert x1 > 450 and y1 < 150  # the woman on the right, not the people in the background
+
+
+def test_every_kitchen_event_says_how_it_was_decided_and_what_that_is_validated_on() -> None:
+    """`method` model|heuristic and `validated_on` on every kind of kitchen event, as top-level optional event fields
+    (protocol v1 keeps unknown fields)."""
+    from edge_agent.analytics.finding import finding_payload
+
+    floor = ZoneConfig(id="floor", polygon=kitchen_floor.FLOOR_POLYGON_NORM)
+    config = rule(
+        class_roles={"person": "person", "cell phone": "phone", "rat": "rodent"},
+        hat_heuristic=True,
+        rodent_motion={"zones": ["floor"], "persist_frames": 3, "clear_s": 3, "min_area": 0.0004},
+    )
+    image = np.zeros((100, 100, 3), np.uint8)
+    person, phone_at_ear = [40, 10, 60, 90], [55, 15, 59, 22]
+    by_check: dict[str, dict] = {}
+    a = analytic(config, zones=(WHOLE, floor))
+    for t in range(6):
+        rows = [(person, "person", 0.9, 1), (phone_at_ear, "cell phone", 0.12, 2), ([10, 80, 18, 86], "rat", 0.4, 9)]
+        for f in a.observe(frame_at(float(t), image, dets(rows))):
+            by_check[f"{f.subtype}/{f.extra['method']}"] = finding_payload(
+                f,
+                event_id="e",
+                camera_id="cam-k",
+                frame_ts=OPEN,
+                frame_wh=(100, 100),
+                location=None,
+                rule_id=config.id,
+                rule_version=config.version,
+                detector_model={"name": "m", "version": "1", "sha256": "0"},
+            )
+    motion = analytic(config, zones=(WHOLE, floor))
+    for frame in kitchen_floor.kitchen_floor_scene(seed=1):
+        for f in motion.observe(frame_at(frame.t, frame.image, dets([]), base=CLOSED)):
+            if f.subtype == "rodent" and f.algorithm is not None:
+                by_check["rodent/heuristic"] = {"method": "heuristic", **f.extra}
+    assert set(by_check) == {"phone/model", "no_hat/heuristic", "rodent/model", "rodent/heuristic"}
+    assert by_check["phone/model"]["validated_on"].startswith("REAL: one COCO photo")
+    assert by_check["no_hat/heuristic"]["heuristic"] == "white_head_colour"
+    assert by_check["rodent/heuristic"]["heuristic"] == "after_hours_motion"
+    assert by_check["rodent/model"]["validated_on"].startswith("SYNTHETIC")
+    assert all(e["validated_on"] for e in by_check.values())
+
+
+@pytest.mark.parametrize(
+    ("checks", "extra", "message"),
+    [
+        (
+            ["phone", "no_mask"],
+            {},
+            "checks: 'no_mask' cannot run: no class of the model is mapped to the role 'mask' or",
+        ),
+        (["smoking"], {}, "checks: 'smoking' cannot run: no class of the model is mapped to the role 'smoking'"),
+        (["no_hat"], {}, "'hat' or 'no_hat' in class_roles (or hat_heuristic: true)"),
+        (["rodent"], {}, "role 'rodent' in class_roles (or rodent_motion)"),
+    ],
+)
+def test_a_listed_check_without_its_role_is_refused(checks, extra, message) -> None:
+    with pytest.raises(ValidationError, match=re.escape(message)):
+        rule(class_roles={"person": "person", "cell phone": "phone"}, checks=checks, **extra)
+
+
+def test_listed_checks_are_the_ones_that_run_and_heuristics_count_as_mapped() -> None:
+    config = rule(
+        class_roles={"person": "person", "cell phone": "phone", "cigarette": "smoking"},
+        hat_heuristic=True,
+        rodent_motion={"zones": ["kitchen"]},
+        checks=["phone", "no_hat", "rodent"],
+    )
+    a = analytic(config)
+    assert list(a.checks) == ["phone", "no_hat"]  # smoking is mapped but not listed
+    assert config.runs("rodent") and not config.runs("smoking")
+
+
+def test_agent_refuses_to_start_a_kitchen_check_whose_role_is_not_mapped(tmp_path) -> None:
+    from edge_testkit import FakeLink, FakeUploader
+
+    from edge_agent.app import EdgeAgent
+    from edge_agent.config import ConfigError, parse_config
+
+    rules = tmp_path / "kitchen.yaml"
+    rules.write_text(
+        "version: 1\n"
+        "zones: [{id: prep, polygon: [[0, 0], [1, 0], [1, 1], [0, 1]]}]\n"
+        "analytics:\n"
+        "  - {type: kitchen, zones: [prep], class_roles: {person: person, cell phone: phone},\n"
+        "     checks: [phone, no_mask]}\n"
+    )
+    config = parse_config(
+        {
+            "device_id": "edge-kitchen-01",
+            "mqtt_url": "mqtt://edge-kitchen-01:pw@127.0.0.1:1",
+            "hub_url": "http://127.0.0.1:1",
+            "data_dir": str(tmp_path / "data"),
+            "models_dir": str(MODELS_DIR),
+            "cameras": [{"camera_id": "cam-k", "source": str(tmp_path / "none.jpg"), "rules": str(rules)}],
+        }
+    )
+    link = FakeLink()
+    with pytest.raises(ConfigError) as info:
+        EdgeAgent(config, link_factory=lambda *_: link, uploader=FakeUploader()).start()
+    assert str(rules) in str(info.value) and "analytics[0]" in str(info.value)
+    assert "'no_mask' cannot run" in str(info.value) and "'mask' or 'no_mask'" in str(info.value)
+    assert not link.started
