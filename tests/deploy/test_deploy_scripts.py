@@ -49,16 +49,20 @@ def executable(path: Path, text: str) -> Path:
     return path
 
 
-@pytest.fixture
-def fake_cli(tmp_path: Path) -> Path:
-    """Stands in for `cityops`: records its arguments and prints the hub's provisioning answer."""
+def answering_cli(tmp_path: Path, answer: dict[str, object]) -> Path:
+    """Stands in for `cityops`: records its arguments and prints `answer` as the hub's provisioning answer."""
     return executable(
         tmp_path / "fake-cityops",
         "#!/usr/bin/env bash\n"
         f'echo "$*" > {tmp_path}/cli-args\n'
         f'echo "$CITYOPS_HUB_URL $CITYOPS_ADMIN_USER $CITYOPS_ADMIN_PASSWORD" > {tmp_path}/cli-env\n'
-        f"cat <<'JSON'\n{json.dumps(ANSWER)}\nJSON\n",
+        f"cat <<'JSON'\n{json.dumps(answer)}\nJSON\n",
     )
+
+
+@pytest.fixture
+def fake_cli(tmp_path: Path) -> Path:
+    return answering_cli(tmp_path, ANSWER)
 
 
 def run_provision(tmp_path: Path, cli: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -114,10 +118,59 @@ def test_provision_writes_a_private_valid_edge_config(tmp_path: Path, fake_cli: 
     assert config.mqtt.username == "edge-site-07"
     assert config.mqtt.password == ANSWER["password"]
     assert (config.mqtt.host, config.mqtt.port) == ("mqtt.example.org", 1883)
+    assert not config.mqtt.tls and config.mqtt_ca_file is None  # the answer says plain MQTT and gives no CA
+    assert not (output.parent / "mqtt-ca.pem").exists()
     assert config.hub_url == "https://hub.example.org"
     assert [c.camera_id for c in config.cameras] == ["cam-north"]
     assert config.data_dir == tmp_path / "data"
     assert not list(output.parent.glob(".edge.yaml.*")), "temporary file left behind"
+
+
+def test_provision_writes_mqtts_and_the_private_ca_when_the_hub_says_tls(tmp_path: Path) -> None:
+    from tests.tls_certs import make_ca
+
+    ca_file, _key, _cert = make_ca(tmp_path / "hub-ca")
+    ca_pem = ca_file.read_text()
+    cli = answering_cli(tmp_path, {**ANSWER, "mqtt_port": 8883, "mqtt_tls": True, "mqtt_ca_pem": ca_pem})
+    site = tmp_path / "site.yaml"
+    site.write_text(SITE, encoding="utf-8")
+    output = tmp_path / "etc" / "edge.yaml"
+    result = run_provision(tmp_path, cli, "--id", "edge-site-07", "--site", str(site), "--output", str(output))
+    assert result.returncode == 0, result.stderr
+    written_ca = output.parent / "mqtt-ca.pem"
+    assert written_ca.read_text() == ca_pem
+    assert stat.S_IMODE(written_ca.stat().st_mode) == 0o600
+    config = load_config(output)  # the agent's loader also checks that the CA file is there
+    assert config.mqtt.tls and (config.mqtt.host, config.mqtt.port) == ("mqtt.example.org", 8883)
+    assert config.mqtt_url.startswith("mqtts://edge-site-07:")
+    assert config.mqtt_ca_file == written_ca
+    assert not list(output.parent.glob(".edge.yaml.*")) and not list(output.parent.glob(".mqtt-ca.pem.*"))
+
+
+def test_provision_writes_mqtts_without_a_ca_file_for_a_public_ca(tmp_path: Path) -> None:
+    cli = answering_cli(tmp_path, {**ANSWER, "mqtt_port": 8883, "mqtt_tls": True, "mqtt_ca_pem": None})
+    site = tmp_path / "site.yaml"
+    site.write_text(SITE, encoding="utf-8")
+    output = tmp_path / "edge.yaml"
+    ca_file = tmp_path / "certs" / "broker-ca.pem"
+    result = run_provision(
+        tmp_path, cli, "--id", "edge-site-07", "--site", str(site), "--output", str(output), "--ca-file", str(ca_file)
+    )
+    assert result.returncode == 0, result.stderr
+    config = load_config(output)
+    assert config.mqtt.tls and config.mqtt_ca_file is None  # the system's CAs are trusted
+    assert not ca_file.exists() and not list(ca_file.parent.iterdir())
+
+
+def test_provision_refuses_a_ca_without_tls(tmp_path: Path) -> None:
+    cli = answering_cli(tmp_path, {**ANSWER, "mqtt_tls": False, "mqtt_ca_pem": "-----BEGIN CERTIFICATE-----\n"})
+    site = tmp_path / "site.yaml"
+    site.write_text(SITE, encoding="utf-8")
+    output = tmp_path / "edge.yaml"
+    result = run_provision(tmp_path, cli, "--id", "edge-site-07", "--site", str(site), "--output", str(output))
+    assert result.returncode == 1
+    assert "mqtt_ca_pem needs mqtt_tls true" in result.stderr
+    assert not output.exists() and not (tmp_path / "mqtt-ca.pem").exists()
 
 
 def test_provision_refuses_to_overwrite_without_force(tmp_path: Path, fake_cli: Path) -> None:
@@ -143,6 +196,7 @@ def test_provision_refuses_to_overwrite_without_force(tmp_path: Path, fake_cli: 
         (SITE, ["--id", "x"], "must be 3-64 chars"),
         ("log_level: INFO\n", ["--id", "edge-site-07"], "no top-level 'cameras:'"),
         ("mqtt_url: mqtt://a:b@c:1\n" + SITE, ["--id", "edge-site-07"], "must not set mqtt_url"),
+        ("mqtt_ca_file: ca.pem\n" + SITE, ["--id", "edge-site-07"], "must not set mqtt_ca_file"),
         (SITE, ["--id", "edge-site-07", "--lon", "1"], "--lon and --lat go together"),
     ],
 )
