@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import ssl
 import stat
 import subprocess
 import sys
@@ -346,14 +347,18 @@ def test_broker_setup_names_a_missing_admin_url() -> None:
     assert "BROKER_ADMIN_URL" in result.stderr
 
 
-def _connack(host: str, port: int, username: str, password: str) -> int:
-    """CONNACK reason code for a login (0 = accepted)."""
+def _connack(host: str, port: int, username: str, password: str, ca_file: Path | None = None) -> int:
+    """CONNACK reason code for a login (0 = accepted); over TLS trusting `ca_file` when given."""
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"probe-{username}", protocol=mqtt.MQTTv5)
     client.username_pw_set(username, password)
+    if ca_file is not None:
+        client.tls_set_context(ssl.create_default_context(cafile=str(ca_file)))
     codes: list[int] = []
     client.on_connect = lambda _c, _u, _f, reason, _p: codes.append(reason.value)
     try:
         client.connect(host, port)
+    except ssl.SSLError:
+        raise
     except OSError as exc:
         pytest.fail(f"broker unreachable: {exc}")
     for _ in range(100):
@@ -363,3 +368,51 @@ def _connack(host: str, port: int, username: str, password: str) -> int:
     client.disconnect()
     assert codes, "no CONNACK"
     return codes[0]
+
+
+def test_the_deployed_mosquitto_conf_serves_tls_to_devices(tmp_path: Path) -> None:
+    """deploy/cloud/mosquitto/mosquitto.conf as shipped, with only its container paths and ports moved into tmp_path:
+    the TLS listener takes a login over TLS and cuts off plain MQTT; the internal listener speaks plain MQTT."""
+    reason = _broker_unavailable()
+    if reason:
+        pytest.skip(reason)
+    from cloud_hub.stack.mosquitto import find_dynsec_plugin, find_executable
+    from cloud_hub.stack.processes import free_tcp_port, terminate, wait_for_port
+    from tests.tls_certs import make_ca, make_server_certs
+
+    certs = make_server_certs(tmp_path / "certs")
+    certs.certfile.rename(certs.certfile.with_name("tls.crt"))
+    certs.keyfile.rename(certs.keyfile.with_name("tls.key"))
+    (tmp_path / "data").mkdir()
+    tls_port, plain_port = free_tcp_port(), free_tcp_port()
+    text = (ROOT / "deploy" / "cloud" / "mosquitto" / "mosquitto.conf").read_text(encoding="utf-8")
+    text = (
+        text.replace("listener 8883 0.0.0.0", f"listener {tls_port} 127.0.0.1")
+        .replace("listener 1883 0.0.0.0", f"listener {plain_port} 127.0.0.1")
+        .replace("/mosquitto/certs/", f"{tmp_path}/certs/")
+        .replace("/mosquitto/data/", f"{tmp_path}/data/")
+        .replace("/usr/lib/mosquitto_dynamic_security.so", str(find_dynsec_plugin()))
+    )
+    if os.geteuid() == 0:
+        text += "user root\n"  # as root Mosquitto would switch to user mosquitto, which cannot enter tmp_path
+    (tmp_path / "mosquitto.conf").write_text(text, encoding="utf-8")
+    ctrl = find_executable("mosquitto_ctrl", "/usr/bin/mosquitto_ctrl")
+    init = [str(ctrl), "dynsec", "init", f"{tmp_path}/data/dynamic-security.json", "cityops-admin", "admin-pw"]
+    subprocess.run(init, check=True, capture_output=True, timeout=30)
+    mosquitto = find_executable("mosquitto", "/usr/sbin/mosquitto")
+    with open(tmp_path / "broker.log", "wb") as log:
+        process = subprocess.Popen([str(mosquitto), "-c", str(tmp_path / "mosquitto.conf")], stdout=log, stderr=log)
+    try:
+        for port in (tls_port, plain_port):
+            wait_for_port("127.0.0.1", port, 15, lambda: process.poll() is None, "mosquitto")
+        assert _connack("127.0.0.1", plain_port, "cityops-admin", "admin-pw") == 0
+        assert _connack("localhost", tls_port, "cityops-admin", "admin-pw", ca_file=certs.ca_file) == 0
+        assert _connack("localhost", tls_port, "cityops-admin", "wrong", ca_file=certs.ca_file) != 0
+        other_ca, _key, _cert = make_ca(tmp_path / "other")
+        with pytest.raises(ssl.SSLCertVerificationError):
+            _connack("localhost", tls_port, "cityops-admin", "admin-pw", ca_file=other_ca)
+        with pytest.raises(AssertionError, match="no CONNACK"):
+            _connack("127.0.0.1", tls_port, "cityops-admin", "admin-pw")  # plain MQTT on the TLS port
+    finally:
+        terminate(process.pid)
+        process.wait(timeout=10)
