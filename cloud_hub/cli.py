@@ -123,8 +123,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "provision",
         help="register a device, create its broker credentials and ACL, print them",
         description="Registers the device with the hub (admin login from the stack state or CITYOPS_ADMIN_USER / "
-        "CITYOPS_ADMIN_PASSWORD, hub from CITYOPS_HUB_URL) and prints device_id, mqtt_host, mqtt_port, username, "
-        "password and hub_url. Provisioning an existing device issues a new secret; its seq counter is kept.",
+        "CITYOPS_ADMIN_PASSWORD, hub from CITYOPS_HUB_URL) and prints device_id, mqtt_host, mqtt_port, mqtt_tls, "
+        "username, password and hub_url (--json: also mqtt_ca_pem, the broker's CA when it is private). "
+        "Provisioning an existing device issues a new secret; its seq counter is kept.",
     )
     provision.add_argument("--id", dest="device_id", required=True, help="device id: 3-64 chars of [A-Za-z0-9_.-]")
     provision.add_argument("--kind", choices=["edge", "sensor"], required=True)

@@ -585,6 +585,7 @@ class EdgeAgent:
             agent_version=__version__,
             on_message=on_message,
             on_connected=on_connected,
+            ca_file=self.config.mqtt_ca_file,
         )
 
     def _http_uploader(self) -> HttpEvidenceUploader:

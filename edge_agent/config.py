@@ -227,6 +227,11 @@ class PrivacyConfig(StrictModel):
 class EdgeConfig(StrictModel):
     device_id: Annotated[str, Field(pattern=DEVICE_ID_PATTERN.pattern)]
     mqtt_url: str
+    mqtt_ca_file: Path | None = Field(
+        None,
+        description="CA certificate (PEM) that signed the broker's certificate, for mqtts:// with a private CA; "
+        "default: the system's CAs",
+    )
     hub_url: Annotated[str, Field(pattern=r"^https?://")]
     data_dir: Path
     models_dir: Path
@@ -248,6 +253,12 @@ class EdgeConfig(StrictModel):
     def _mqtt_url(cls, value: str) -> str:
         MqttUrl.parse(value)
         return value
+
+    @model_validator(mode="after")
+    def _ca_file_needs_tls(self) -> EdgeConfig:
+        if self.mqtt_ca_file is not None and not self.mqtt.tls:
+            raise ValueError("mqtt_ca_file is set but mqtt_url is mqtt:// (no TLS): use mqtts:// or drop mqtt_ca_file")
+        return self
 
     @field_validator("cameras")
     @classmethod
@@ -298,10 +309,16 @@ def parse_config(data: dict[str, Any], source: str = "<config>", base_dir: Path 
         config = EdgeConfig.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(format_validation_error(source, exc)) from None
-    if base_dir is None:
-        return config
+    if base_dir is not None:
+        config = _resolve_paths(config, base_dir)
+    _check_ca_file(config, source)
+    return config
+
+
+def _resolve_paths(config: EdgeConfig, base_dir: Path) -> EdgeConfig:
     return config.model_copy(
         update={
+            "mqtt_ca_file": _resolve(base_dir, config.mqtt_ca_file) if config.mqtt_ca_file else None,
             "data_dir": _resolve(base_dir, config.data_dir),
             "models_dir": _resolve(base_dir, config.models_dir),
             "manifest": _resolve(base_dir, config.manifest) if config.manifest else None,
@@ -313,6 +330,16 @@ def parse_config(data: dict[str, Any], source: str = "<config>", base_dir: Path 
             ],
         }
     )
+
+
+def _check_ca_file(config: EdgeConfig, source: str) -> None:
+    """A missing CA file would only show as failed connections later; say so now, with the fix."""
+    ca_file = config.mqtt_ca_file
+    if ca_file is not None and not ca_file.is_file():
+        raise ConfigError(
+            f"{source}: mqtt_ca_file: {ca_file} does not exist; copy the broker's CA certificate (PEM) there "
+            "(provision.sh writes it) or remove mqtt_ca_file to trust the system's CAs"
+        )
 
 
 def load_config(path: Path) -> EdgeConfig:

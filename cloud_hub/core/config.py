@@ -75,6 +75,16 @@ class HubSettings(BaseSettings):
     db_pool_max: int = 10
     public_mqtt_host: str | None = Field(None, description="broker host devices are told at provisioning")
     public_mqtt_port: int | None = Field(None, description="broker port devices are told at provisioning")
+    # The hub may reach the broker in plain MQTT on an internal network while devices must use TLS, so the devices'
+    # scheme is its own setting; unset, it follows the hub's own CITYOPS_MQTT_URL.
+    public_mqtt_tls: bool | None = Field(
+        None, description="devices connect with TLS (mqtts://); default: as CITYOPS_MQTT_URL"
+    )
+    public_mqtt_ca_file: Path | None = Field(
+        None,
+        description="CA certificate (PEM) devices must trust for the broker, handed out at provisioning; set it for "
+        "a private CA, leave it unset when the broker's certificate is from a CA the devices already trust",
+    )
     ingest_client_id: str | None = Field(None, description="MQTT client id of this replica's consumer")
     # How long the broker keeps a stopped consumer's session and keeps dealing it a share of the messages: long
     # enough for a replica to restart and take its queue back, short enough that a replica that never returns does
@@ -134,6 +144,31 @@ class HubSettings(BaseSettings):
             raise ValueError(f"CITYOPS_ROLLUP_TIMEZONE {value!r} is not an IANA zone (e.g. Asia/Shanghai)") from None
         return value
 
+    @field_validator("public_mqtt_ca_file", mode="before")
+    @classmethod
+    def _empty_ca_file_is_none(cls, value: object) -> object:
+        return None if value == "" else value  # compose passes an unset variable as ""
+
+    @field_validator("public_mqtt_ca_file")
+    @classmethod
+    def _ca_file_holds_a_certificate(cls, value: Path | None) -> Path | None:
+        if value is not None:
+            try:
+                text = value.read_text(encoding="ascii", errors="replace")
+            except OSError as exc:
+                raise ValueError(f"CITYOPS_PUBLIC_MQTT_CA_FILE {value}: cannot read: {exc.strerror or exc}") from None
+            if "-----BEGIN CERTIFICATE-----" not in text:
+                raise ValueError(f"CITYOPS_PUBLIC_MQTT_CA_FILE {value} holds no PEM certificate")
+        return value
+
+    @model_validator(mode="after")
+    def _ca_file_needs_tls(self) -> HubSettings:
+        if self.public_mqtt_ca_file is not None and not self.device_mqtt_tls:
+            raise ValueError(
+                "CITYOPS_PUBLIC_MQTT_CA_FILE is set but devices are told plain MQTT: set CITYOPS_PUBLIC_MQTT_TLS=true"
+            )
+        return self
+
     @model_validator(mode="after")
     def _refuse_placeholders_in_production(self) -> HubSettings:
         if self.environment == "production":
@@ -147,6 +182,15 @@ class HubSettings(BaseSettings):
     @property
     def mqtt(self) -> MqttEndpoint:
         return MqttEndpoint(self.mqtt_url)
+
+    @property
+    def device_mqtt_tls(self) -> bool:
+        """Whether devices reach the broker over TLS (provisioning tells them mqtts://)."""
+        return self.public_mqtt_tls if self.public_mqtt_tls is not None else self.mqtt.tls
+
+    def device_mqtt_ca_pem(self) -> str | None:
+        """The CA certificate devices are given, read at each provisioning so a renewed CA file is handed out."""
+        return self.public_mqtt_ca_file.read_text(encoding="ascii") if self.public_mqtt_ca_file else None
 
     @property
     def hub_url(self) -> str:

@@ -92,7 +92,7 @@ def provision_command(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result, indent=2))
         return 0
-    for key in ("device_id", "mqtt_host", "mqtt_port", "username", "password", "hub_url"):
+    for key in ("device_id", "mqtt_host", "mqtt_port", "mqtt_tls", "username", "password", "hub_url"):
         print(f"{key:<10} {result.get(key)}")
     print("Keep the password: it is shown only now. Provisioning again issues a new one.")
     return 0

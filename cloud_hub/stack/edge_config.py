@@ -13,6 +13,7 @@ import yaml
 # Where deploy/jetson puts them (provision.sh, cityops-edge.service).
 DEFAULT_DATA_DIR = Path("/var/lib/cityops/data")
 DEFAULT_MODELS_DIR = Path("/var/lib/cityops/models")
+DEFAULT_CA_FILE = Path("/etc/cityops/mqtt-ca.pem")  # beside /etc/cityops/edge.yaml
 
 CAMERAS_TEMPLATE = """\
 # Fill in `cameras` before starting the agent (it refuses an empty list), one entry per camera, e.g.:
@@ -80,10 +81,13 @@ def provisioning_config(
     models_dir: Path = DEFAULT_MODELS_DIR,
     model: str = "yolox_nano",
 ) -> dict[str, Any]:
-    """A new box's whole configuration from the provisioning answer, with an empty camera list to fill in."""
+    """A new box's whole configuration from the provisioning answer, with an empty camera list to fill in. A private
+    CA in the answer (`mqtt_ca_pem`) is expected at DEFAULT_CA_FILE, where provision.sh writes it."""
+    ca_file = {"mqtt_ca_file": str(DEFAULT_CA_FILE)} if credentials.get("mqtt_ca_pem") else {}
     return {
         "device_id": str(credentials["device_id"]),
         "mqtt_url": _credentials_url(credentials),
+        **ca_file,
         "hub_url": str(credentials["hub_url"]),
         "data_dir": str(data_dir),
         "models_dir": str(models_dir),

@@ -4,7 +4,7 @@
 # the site file that describes this box's cameras.
 #
 #   provision.sh --id DEVICE_ID --site SITE.yaml [--lon X --lat Y] [--output FILE] [--data-dir DIR]
-#                [--models-dir DIR] [--force]
+#                [--models-dir DIR] [--ca-file FILE] [--force]
 #
 # Hub and admin login come from CITYOPS_HUB_URL, CITYOPS_ADMIN_USER and CITYOPS_ADMIN_PASSWORD (prompted when
 # unset). The `cityops` command needs the hub extra (`pip install 'cityops[hub]'`); set CITYOPS_CLI to run it
@@ -12,6 +12,9 @@
 # cityops-hub:0.1.0 cityops".
 # SITE.yaml holds `cameras:` and any optional sections of the edge config (model, runtime, outbox, evidence,
 # metrics, log_level); the device identity, URLs and folders are written by this script and refused there.
+# The broker URL is mqtts:// when the hub's answer says devices use TLS (`mqtt_tls`, the hub's
+# CITYOPS_PUBLIC_MQTT_TLS), mqtt:// otherwise. When the answer carries the broker's private CA (`mqtt_ca_pem`), it is
+# written to --ca-file (default mqtt-ca.pem beside the config, mode 0600) and the config names it as mqtt_ca_file.
 # Provisioning an existing device issues a new secret (the old one stops working at once): use --force.
 set -euo pipefail
 umask 077
@@ -25,7 +28,7 @@ usage() {
     exit 2
 }
 
-device_id= site= lon= lat= force=0
+device_id= site= lon= lat= force=0 ca_file=
 output=/etc/cityops/edge.yaml
 data_dir=/var/lib/cityops/data
 models_dir=/var/lib/cityops/models
@@ -38,6 +41,7 @@ while [[ $# -gt 0 ]]; do
         --output) output=${2:?--output needs a file}; shift 2 ;;
         --data-dir) data_dir=${2:?--data-dir needs a folder}; shift 2 ;;
         --models-dir) models_dir=${2:?--models-dir needs a folder}; shift 2 ;;
+        --ca-file) ca_file=${2:?--ca-file needs a file}; shift 2 ;;
         --force) force=1; shift ;;
         -h | --help) usage ;;
         *) die "unknown argument: $1 (see --help)" ;;
@@ -48,7 +52,7 @@ done
 [[ -n $site ]] || die "--site is required (YAML with this box's cameras)"
 [[ -r $site ]] || die "site file $site not found or unreadable"
 grep -q '^cameras:' "$site" || die "$site has no top-level 'cameras:' list"
-if bad=$(grep -oE '^(device_id|mqtt_url|hub_url|data_dir|models_dir):' "$site"); then
+if bad=$(grep -oE '^(device_id|mqtt_url|mqtt_ca_file|hub_url|data_dir|models_dir):' "$site"); then
     die "$site must not set $(echo "$bad" | tr '\n' ' ')(this script writes them)"
 fi
 if [[ -n $lon || -n $lat ]]; then
@@ -77,26 +81,38 @@ answer=$("${cli[@]}" "${args[@]}") || die "the hub did not provision $device_id 
 # The answer's secret goes straight into the file; JSON strings are valid YAML double-quoted scalars.
 out_dir=$(dirname "$output")
 install -d -m 0750 "$out_dir"
+ca_file=${ca_file:-$out_dir/mqtt-ca.pem}
+[[ $ca_file == /* ]] || ca_file=$PWD/$ca_file # the agent resolves relative paths against the config's folder
+install -d -m 0750 "$(dirname "$ca_file")"
 tmp=$(mktemp "$out_dir/.edge.yaml.XXXXXX")
-trap 'rm -f "$tmp"' EXIT
+tmp_ca=$(mktemp "$(dirname "$ca_file")/.mqtt-ca.pem.XXXXXX")
+trap 'rm -f "$tmp" "$tmp_ca"' EXIT
 read -r -d '' render <<'PY' || true
 import json
 import sys
 from urllib.parse import quote
 
-device_id, data_dir, models_dir = sys.argv[1:4]
+device_id, data_dir, models_dir, ca_file, tmp_ca = sys.argv[1:6]
 answer = json.loads(sys.stdin.read())
 missing = [k for k in ("mqtt_host", "mqtt_port", "username", "password", "hub_url") if not answer.get(k)]
 if missing:
     sys.exit(f"provision: the hub's answer lacks {', '.join(missing)}")
+tls, ca_pem = answer.get("mqtt_tls") is True, answer.get("mqtt_ca_pem")
+if ca_pem and (not tls or "-----BEGIN CERTIFICATE-----" not in ca_pem):
+    sys.exit("provision: the hub's mqtt_ca_pem needs mqtt_tls true and a PEM certificate")
 user, password = quote(str(answer["username"]), safe=""), quote(str(answer["password"]), safe="")
+scheme = "mqtts" if tls else "mqtt"
 values = {
     "device_id": device_id,
-    "mqtt_url": f"mqtt://{user}:{password}@{answer['mqtt_host']}:{answer['mqtt_port']}",
+    "mqtt_url": f"{scheme}://{user}:{password}@{answer['mqtt_host']}:{answer['mqtt_port']}",
     "hub_url": str(answer["hub_url"]),
     "data_dir": data_dir,
     "models_dir": models_dir,
 }
+if ca_pem:
+    with open(tmp_ca, "w", encoding="ascii") as handle:
+        handle.write(ca_pem if ca_pem.endswith("\n") else ca_pem + "\n")
+    values["mqtt_ca_file"] = ca_file
 print(f"# Written by provision.sh for {device_id}; holds the device secret (keep mode 0600).")
 for key, value in values.items():
     print(f"{key}: {json.dumps(value)}")
@@ -104,13 +120,19 @@ print()
 with open(3, encoding="utf-8") as site:
     sys.stdout.write(site.read())
 PY
-"$python" -c "$render" "$device_id" "$data_dir" "$models_dir" <<<"$answer" 3<"$site" >"$tmp" ||
+"$python" -c "$render" "$device_id" "$data_dir" "$models_dir" "$ca_file" "$tmp_ca" <<<"$answer" 3<"$site" >"$tmp" ||
     die "unexpected answer from the hub"
-chmod 0600 "$tmp"
-# The agent runs as user cityops (systemd unit and image): it must read the file, nobody else.
+chmod 0600 "$tmp" "$tmp_ca"
+# The agent runs as user cityops (systemd unit and image): it must read the files, nobody else.
 if id cityops >/dev/null 2>&1 && [[ $EUID -eq 0 ]]; then
-    chown cityops:cityops "$tmp"
+    chown cityops:cityops "$tmp" "$tmp_ca"
+fi
+# The CA first: the config that names it must never be in place without it.
+if [[ -s $tmp_ca ]]; then
+    mv -f "$tmp_ca" "$ca_file"
+    echo "provision: wrote the broker's CA certificate to $ca_file"
 fi
 mv -f "$tmp" "$output"
+rm -f "$tmp_ca"
 trap - EXIT
 echo "provision: wrote $output for $device_id; start the agent: systemctl restart cityops-edge"

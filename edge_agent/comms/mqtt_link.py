@@ -2,7 +2,8 @@
 
 MQTT 5, client_id = username = device_id, Last Will `{"online": false}` retained on `state`, retained
 `{"online": true, ...}` on every connect, subscriptions to the device's own ack/cmd/config, automatic reconnect
-with backoff, bounded in-flight window and queue.
+with backoff, bounded in-flight window and queue. `mqtts://` connects with TLS, verifying the broker's certificate
+and host name against `ca_file` (a private CA) or the system's CAs.
 """
 
 from __future__ import annotations
@@ -10,8 +11,10 @@ from __future__ import annotations
 import json
 import logging
 import ssl
+import sys
 import threading
 from collections.abc import Callable
+from pathlib import Path
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -39,6 +42,7 @@ class MqttLink:
         keepalive_s: int = 30,
         max_inflight: int = 20,
         max_queued: int = 1000,
+        ca_file: Path | None = None,
     ) -> None:
         self.device_id = device_id
         self.url = url
@@ -47,6 +51,7 @@ class MqttLink:
         self._on_connected = on_connected
         self.keepalive_s = keepalive_s
         self._connected = threading.Event()
+        self._answered = False  # a CONNACK came on the current connection (refused or not)
         self._stopping = False
         self.last_error = ""
         client = mqtt.Client(
@@ -57,13 +62,16 @@ class MqttLink:
         if url.username is not None:
             client.username_pw_set(url.username, url.password)
         if url.tls:
-            client.tls_set(cert_reqs=ssl.CERT_REQUIRED)
+            client.tls_set_context(tls_context(ca_file))
+        elif ca_file is not None:
+            raise ValueError(f"a CA file ({ca_file}) is set but the MQTT URL is not mqtts://: use mqtts:// for TLS")
         client.will_set(self._topic(Topic.STATE), json.dumps({"online": False}), qos=1, retain=True)
         client.reconnect_delay_set(min_delay=1, max_delay=30)
         client.max_inflight_messages_set(max_inflight)
         client.max_queued_messages_set(max_queued)
         client.on_connect = self._handle_connect
         client.on_disconnect = self._handle_disconnect
+        client.on_connect_fail = self._handle_connect_fail
         client.on_message = self._handle_message
         self._client = client
 
@@ -111,6 +119,7 @@ class MqttLink:
     # -- paho callbacks (network thread) ------------------------------------------------------------------
 
     def _handle_connect(self, client: mqtt.Client, _userdata: object, _flags: object, reason, _props) -> None:
+        self._answered = True
         if reason.is_failure:
             self.last_error = f"connect refused: {reason}"
             log.error("MQTT %s:%d %s", self.url.host, self.url.port, self.last_error)
@@ -129,8 +138,29 @@ class MqttLink:
     def _handle_disconnect(self, _client: mqtt.Client, _userdata: object, _flags: object, reason, _props) -> None:
         if self._connected.is_set() and not self._stopping:
             log.warning("MQTT disconnected: %s; reconnecting with backoff", reason)
+        if not self._answered and not self._stopping:
+            # A plain client on a TLS port gets here: the broker drops the connection at the first bytes.
+            hint = "" if self.url.tls else "; if that port speaks TLS, use mqtts://"
+            self._set_error(f"the broker closed the connection before answering CONNECT ({reason}){hint}")
+        elif self._connected.is_set() or self._stopping:
+            self.last_error = f"disconnected: {reason}"
+        self._answered = False
         self._connected.clear()
-        self.last_error = f"disconnected: {reason}"
+
+    def _handle_connect_fail(self, _client: mqtt.Client, _userdata: object) -> None:
+        # paho calls this inside its `except OSError` around the connect, so the exception is the active one.
+        exc = sys.exc_info()[1]
+        if isinstance(exc, ssl.SSLCertVerificationError):
+            detail = f"the broker's TLS certificate is not trusted: {exc.verify_message} (check mqtt_ca_file)"
+        else:
+            detail = str(exc) if exc else "connection failed"
+        self._set_error(f"cannot connect: {detail}")
+
+    def _set_error(self, message: str) -> None:
+        """Record why the link is down; log it once, not at every reconnect attempt."""
+        if message != self.last_error:
+            log.error("MQTT %s:%d %s", self.url.host, self.url.port, message)
+        self.last_error = message
 
     def _handle_message(self, _client: mqtt.Client, _userdata: object, msg: mqtt.MQTTMessage) -> None:
         parsed = parse_topic(msg.topic)
@@ -141,3 +171,15 @@ class MqttLink:
             self._on_message(parsed[1], msg.payload)
         except Exception:
             log.exception("handling %s failed", msg.topic)
+
+
+def tls_context(ca_file: Path | None) -> ssl.SSLContext:
+    """Certificate and host name verified; `ca_file` alone is trusted when given, else the system's CAs."""
+    if ca_file is not None and not ca_file.is_file():
+        raise ValueError(f"MQTT CA file {ca_file} does not exist; mqtt_ca_file must name the broker's CA (PEM)")
+    try:
+        context = ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
+    except ssl.SSLError as exc:
+        raise ValueError(f"MQTT CA file {ca_file} holds no usable PEM certificate: {exc}") from None
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    return context

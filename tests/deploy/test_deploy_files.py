@@ -342,6 +342,28 @@ def test_mosquitto_conf_is_secure_and_bounded_like_the_local_stack() -> None:
         assert int(settings[key]) == getattr(limits, key), f"mosquitto.conf {key} differs from BrokerLimits"
 
 
+def test_devices_get_the_tls_listener_and_the_hub_the_internal_plain_one() -> None:
+    """Each listener with the options that follow it; compose publishes only TLS, which provisioning announces."""
+    listeners: dict[str, dict[str, str]] = {}
+    current: dict[str, str] = {}
+    for line in MOSQUITTO_CONF.read_text(encoding="utf-8").splitlines():
+        key, _, value = line.strip().partition(" ")
+        if key == "listener":
+            current = listeners.setdefault(value.split()[0], {})
+        elif key in ("certfile", "keyfile", "cafile", "tls_version"):
+            current[key] = value
+    assert set(listeners) == {"8883", "1883"}
+    assert listeners["8883"]["certfile"].startswith("/mosquitto/certs/") and listeners["8883"]["keyfile"]
+    assert "certfile" not in listeners["1883"]
+    services = compose()["services"]
+    assert [str(p).rsplit(":", 1)[-1] for p in services["broker"]["ports"]] == ["8883"], "publish only TLS"
+    assert any(str(v).endswith(":/mosquitto/certs:ro") for v in services["broker"]["volumes"])
+    hub_env = compose()["x-hub-env"]
+    assert hub_env["CITYOPS_PUBLIC_MQTT_PORT"].endswith(":-8883}") and hub_env["CITYOPS_PUBLIC_MQTT_TLS"]
+    k8s = next(doc for _, doc in objects_of_kind("ConfigMap") if doc["metadata"]["name"] == "cityops-hub-config")
+    assert (k8s["data"]["CITYOPS_PUBLIC_MQTT_PORT"], k8s["data"]["CITYOPS_PUBLIC_MQTT_TLS"]) == ("8883", "true")
+
+
 @pytest.mark.parametrize("script", SHELL_SCRIPTS, ids=lambda p: p.name)
 def test_shell_scripts_parse_and_are_executable(script: Path) -> None:
     result = subprocess.run(["bash", "-n", str(script)], capture_output=True, text=True, check=False)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import ssl
 import stat
 import subprocess
 import sys
@@ -49,16 +50,20 @@ def executable(path: Path, text: str) -> Path:
     return path
 
 
-@pytest.fixture
-def fake_cli(tmp_path: Path) -> Path:
-    """Stands in for `cityops`: records its arguments and prints the hub's provisioning answer."""
+def answering_cli(tmp_path: Path, answer: dict[str, object]) -> Path:
+    """Stands in for `cityops`: records its arguments and prints `answer` as the hub's provisioning answer."""
     return executable(
         tmp_path / "fake-cityops",
         "#!/usr/bin/env bash\n"
         f'echo "$*" > {tmp_path}/cli-args\n'
         f'echo "$CITYOPS_HUB_URL $CITYOPS_ADMIN_USER $CITYOPS_ADMIN_PASSWORD" > {tmp_path}/cli-env\n'
-        f"cat <<'JSON'\n{json.dumps(ANSWER)}\nJSON\n",
+        f"cat <<'JSON'\n{json.dumps(answer)}\nJSON\n",
     )
+
+
+@pytest.fixture
+def fake_cli(tmp_path: Path) -> Path:
+    return answering_cli(tmp_path, ANSWER)
 
 
 def run_provision(tmp_path: Path, cli: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -114,10 +119,59 @@ def test_provision_writes_a_private_valid_edge_config(tmp_path: Path, fake_cli: 
     assert config.mqtt.username == "edge-site-07"
     assert config.mqtt.password == ANSWER["password"]
     assert (config.mqtt.host, config.mqtt.port) == ("mqtt.example.org", 1883)
+    assert not config.mqtt.tls and config.mqtt_ca_file is None  # the answer says plain MQTT and gives no CA
+    assert not (output.parent / "mqtt-ca.pem").exists()
     assert config.hub_url == "https://hub.example.org"
     assert [c.camera_id for c in config.cameras] == ["cam-north"]
     assert config.data_dir == tmp_path / "data"
     assert not list(output.parent.glob(".edge.yaml.*")), "temporary file left behind"
+
+
+def test_provision_writes_mqtts_and_the_private_ca_when_the_hub_says_tls(tmp_path: Path) -> None:
+    from tests.tls_certs import make_ca
+
+    ca_file, _key, _cert = make_ca(tmp_path / "hub-ca")
+    ca_pem = ca_file.read_text()
+    cli = answering_cli(tmp_path, {**ANSWER, "mqtt_port": 8883, "mqtt_tls": True, "mqtt_ca_pem": ca_pem})
+    site = tmp_path / "site.yaml"
+    site.write_text(SITE, encoding="utf-8")
+    output = tmp_path / "etc" / "edge.yaml"
+    result = run_provision(tmp_path, cli, "--id", "edge-site-07", "--site", str(site), "--output", str(output))
+    assert result.returncode == 0, result.stderr
+    written_ca = output.parent / "mqtt-ca.pem"
+    assert written_ca.read_text() == ca_pem
+    assert stat.S_IMODE(written_ca.stat().st_mode) == 0o600
+    config = load_config(output)  # the agent's loader also checks that the CA file is there
+    assert config.mqtt.tls and (config.mqtt.host, config.mqtt.port) == ("mqtt.example.org", 8883)
+    assert config.mqtt_url.startswith("mqtts://edge-site-07:")
+    assert config.mqtt_ca_file == written_ca
+    assert not list(output.parent.glob(".edge.yaml.*")) and not list(output.parent.glob(".mqtt-ca.pem.*"))
+
+
+def test_provision_writes_mqtts_without_a_ca_file_for_a_public_ca(tmp_path: Path) -> None:
+    cli = answering_cli(tmp_path, {**ANSWER, "mqtt_port": 8883, "mqtt_tls": True, "mqtt_ca_pem": None})
+    site = tmp_path / "site.yaml"
+    site.write_text(SITE, encoding="utf-8")
+    output = tmp_path / "edge.yaml"
+    ca_file = tmp_path / "certs" / "broker-ca.pem"
+    result = run_provision(
+        tmp_path, cli, "--id", "edge-site-07", "--site", str(site), "--output", str(output), "--ca-file", str(ca_file)
+    )
+    assert result.returncode == 0, result.stderr
+    config = load_config(output)
+    assert config.mqtt.tls and config.mqtt_ca_file is None  # the system's CAs are trusted
+    assert not ca_file.exists() and not list(ca_file.parent.iterdir())
+
+
+def test_provision_refuses_a_ca_without_tls(tmp_path: Path) -> None:
+    cli = answering_cli(tmp_path, {**ANSWER, "mqtt_tls": False, "mqtt_ca_pem": "-----BEGIN CERTIFICATE-----\n"})
+    site = tmp_path / "site.yaml"
+    site.write_text(SITE, encoding="utf-8")
+    output = tmp_path / "edge.yaml"
+    result = run_provision(tmp_path, cli, "--id", "edge-site-07", "--site", str(site), "--output", str(output))
+    assert result.returncode == 1
+    assert "mqtt_ca_pem needs mqtt_tls true" in result.stderr
+    assert not output.exists() and not (tmp_path / "mqtt-ca.pem").exists()
 
 
 def test_provision_refuses_to_overwrite_without_force(tmp_path: Path, fake_cli: Path) -> None:
@@ -143,6 +197,7 @@ def test_provision_refuses_to_overwrite_without_force(tmp_path: Path, fake_cli: 
         (SITE, ["--id", "x"], "must be 3-64 chars"),
         ("log_level: INFO\n", ["--id", "edge-site-07"], "no top-level 'cameras:'"),
         ("mqtt_url: mqtt://a:b@c:1\n" + SITE, ["--id", "edge-site-07"], "must not set mqtt_url"),
+        ("mqtt_ca_file: ca.pem\n" + SITE, ["--id", "edge-site-07"], "must not set mqtt_ca_file"),
         (SITE, ["--id", "edge-site-07", "--lon", "1"], "--lon and --lat go together"),
     ],
 )
@@ -292,14 +347,18 @@ def test_broker_setup_names_a_missing_admin_url() -> None:
     assert "BROKER_ADMIN_URL" in result.stderr
 
 
-def _connack(host: str, port: int, username: str, password: str) -> int:
-    """CONNACK reason code for a login (0 = accepted)."""
+def _connack(host: str, port: int, username: str, password: str, ca_file: Path | None = None) -> int:
+    """CONNACK reason code for a login (0 = accepted); over TLS trusting `ca_file` when given."""
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"probe-{username}", protocol=mqtt.MQTTv5)
     client.username_pw_set(username, password)
+    if ca_file is not None:
+        client.tls_set_context(ssl.create_default_context(cafile=str(ca_file)))
     codes: list[int] = []
     client.on_connect = lambda _c, _u, _f, reason, _p: codes.append(reason.value)
     try:
         client.connect(host, port)
+    except ssl.SSLError:
+        raise
     except OSError as exc:
         pytest.fail(f"broker unreachable: {exc}")
     for _ in range(100):
@@ -309,3 +368,51 @@ def _connack(host: str, port: int, username: str, password: str) -> int:
     client.disconnect()
     assert codes, "no CONNACK"
     return codes[0]
+
+
+def test_the_deployed_mosquitto_conf_serves_tls_to_devices(tmp_path: Path) -> None:
+    """deploy/cloud/mosquitto/mosquitto.conf as shipped, with only its container paths and ports moved into tmp_path:
+    the TLS listener takes a login over TLS and cuts off plain MQTT; the internal listener speaks plain MQTT."""
+    reason = _broker_unavailable()
+    if reason:
+        pytest.skip(reason)
+    from cloud_hub.stack.mosquitto import find_dynsec_plugin, find_executable
+    from cloud_hub.stack.processes import free_tcp_port, terminate, wait_for_port
+    from tests.tls_certs import make_ca, make_server_certs
+
+    certs = make_server_certs(tmp_path / "certs")
+    certs.certfile.rename(certs.certfile.with_name("tls.crt"))
+    certs.keyfile.rename(certs.keyfile.with_name("tls.key"))
+    (tmp_path / "data").mkdir()
+    tls_port, plain_port = free_tcp_port(), free_tcp_port()
+    text = (ROOT / "deploy" / "cloud" / "mosquitto" / "mosquitto.conf").read_text(encoding="utf-8")
+    text = (
+        text.replace("listener 8883 0.0.0.0", f"listener {tls_port} 127.0.0.1")
+        .replace("listener 1883 0.0.0.0", f"listener {plain_port} 127.0.0.1")
+        .replace("/mosquitto/certs/", f"{tmp_path}/certs/")
+        .replace("/mosquitto/data/", f"{tmp_path}/data/")
+        .replace("/usr/lib/mosquitto_dynamic_security.so", str(find_dynsec_plugin()))
+    )
+    if os.geteuid() == 0:
+        text += "user root\n"  # as root Mosquitto would switch to user mosquitto, which cannot enter tmp_path
+    (tmp_path / "mosquitto.conf").write_text(text, encoding="utf-8")
+    ctrl = find_executable("mosquitto_ctrl", "/usr/bin/mosquitto_ctrl")
+    init = [str(ctrl), "dynsec", "init", f"{tmp_path}/data/dynamic-security.json", "cityops-admin", "admin-pw"]
+    subprocess.run(init, check=True, capture_output=True, timeout=30)
+    mosquitto = find_executable("mosquitto", "/usr/sbin/mosquitto")
+    with open(tmp_path / "broker.log", "wb") as log:
+        process = subprocess.Popen([str(mosquitto), "-c", str(tmp_path / "mosquitto.conf")], stdout=log, stderr=log)
+    try:
+        for port in (tls_port, plain_port):
+            wait_for_port("127.0.0.1", port, 15, lambda: process.poll() is None, "mosquitto")
+        assert _connack("127.0.0.1", plain_port, "cityops-admin", "admin-pw") == 0
+        assert _connack("localhost", tls_port, "cityops-admin", "admin-pw", ca_file=certs.ca_file) == 0
+        assert _connack("localhost", tls_port, "cityops-admin", "wrong", ca_file=certs.ca_file) != 0
+        other_ca, _key, _cert = make_ca(tmp_path / "other")
+        with pytest.raises(ssl.SSLCertVerificationError):
+            _connack("localhost", tls_port, "cityops-admin", "admin-pw", ca_file=other_ca)
+        with pytest.raises(AssertionError, match="no CONNACK"):
+            _connack("127.0.0.1", tls_port, "cityops-admin", "admin-pw")  # plain MQTT on the TLS port
+    finally:
+        terminate(process.pid)
+        process.wait(timeout=10)

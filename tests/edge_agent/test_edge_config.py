@@ -103,3 +103,25 @@ def test_rules_with_unknown_zone_or_class_are_refused(tmp_path: Path) -> None:
     path.write_text("version: 1\nzones: [{id: a, polygon: [[0, 0], [1, 0], [1, 1]]}]\nanalytics: [{type: flood}]\n")
     with pytest.raises(ConfigError, match=r"analytics\[0\]"):
         load_rules(path)
+
+
+def test_mqtt_ca_file_resolves_against_the_config_folder(tmp_path: Path) -> None:
+    (tmp_path / "mqtt-ca.pem").write_text("-----BEGIN CERTIFICATE-----\n")
+    path = tmp_path / "edge.yaml"
+    path.write_text(yaml.safe_dump(minimal(mqtt_url="mqtts://d:pw@broker.example", mqtt_ca_file="mqtt-ca.pem")))
+    config = load_config(path)
+    assert config.mqtt_ca_file == tmp_path / "mqtt-ca.pem"
+    assert config.mqtt.tls and config.mqtt.port == 8883
+
+
+def test_missing_mqtt_ca_file_is_refused_by_name(tmp_path: Path) -> None:
+    path = tmp_path / "edge.yaml"
+    path.write_text(yaml.safe_dump(minimal(mqtt_url="mqtts://d:pw@broker.example", mqtt_ca_file="gone.pem")))
+    with pytest.raises(ConfigError, match=rf"{path}: mqtt_ca_file: {tmp_path / 'gone.pem'} does not exist"):
+        load_config(path)
+
+
+def test_mqtt_ca_file_without_tls_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "ca.pem").write_text("x")
+    with pytest.raises(ConfigError, match="mqtt_ca_file is set but mqtt_url is mqtt://"):
+        parse_config(minimal(mqtt_ca_file=str(tmp_path / "ca.pem")), source="edge.yaml")

@@ -34,7 +34,7 @@ from cloud_hub.devices.registry import (
     retire_device,
 )
 from cloud_hub.devices.status import DeviceStatus, with_status
-from cloud_hub.stack.edge_config import mqtt_url, provisioning_config, render_edge_yaml
+from cloud_hub.stack.edge_config import DEFAULT_CA_FILE, mqtt_url, provisioning_config, render_edge_yaml
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/v1", tags=["devices"])
@@ -67,9 +67,16 @@ class DeviceCreate(BaseModel):
 class DeviceProvisioned(BaseModel):
     device_id: str
     kind: str
-    mqtt_host: str
-    mqtt_port: int
-    mqtt_tls: bool
+    mqtt_host: str = Field(description="the broker as devices reach it (CITYOPS_PUBLIC_MQTT_HOST)")
+    mqtt_port: int = Field(description="the broker's port for devices (CITYOPS_PUBLIC_MQTT_PORT)")
+    mqtt_tls: bool = Field(
+        description="devices connect to mqtt_host:mqtt_port with TLS, i.e. mqtts:// (CITYOPS_PUBLIC_MQTT_TLS)"
+    )
+    mqtt_ca_pem: str | None = Field(
+        None,
+        description="CA certificate (PEM) the device must trust for the broker, when the operator runs a private CA "
+        "(CITYOPS_PUBLIC_MQTT_CA_FILE); None: the device's system CAs",
+    )
     username: str
     password: str  # shown once; only its hash is stored
     hub_url: str
@@ -150,7 +157,7 @@ def _public_mqtt(settings: HubSettings) -> tuple[str, int]:
 
 def _device_mqtt_url(settings: HubSettings, device_id: str) -> str:
     host, port = _public_mqtt(settings)
-    return mqtt_url(device_id, None, host, port, settings.mqtt.tls)
+    return mqtt_url(device_id, None, host, port, settings.device_mqtt_tls)
 
 
 @router.get("/devices", operation_id="list_devices")
@@ -214,7 +221,8 @@ def provision_device_route(
         "kind": body.kind,
         "mqtt_host": host,
         "mqtt_port": port,
-        "mqtt_tls": settings.mqtt.tls,
+        "mqtt_tls": settings.device_mqtt_tls,
+        "mqtt_ca_pem": settings.device_mqtt_ca_pem(),
         "username": body.device_id,
         "password": secret,
         "hub_url": settings.hub_url,
@@ -223,6 +231,8 @@ def provision_device_route(
         f"CityOps edge agent configuration of {body.device_id}, provisioned {datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
         f" by {user.username}.\nKeep this file private (chmod 600): mqtt_url carries the device secret."
     )
+    if answer["mqtt_ca_pem"]:
+        header += f"\nSave the answer's mqtt_ca_pem (the broker's CA certificate) as {DEFAULT_CA_FILE}."
     return DeviceProvisioned(
         **answer,
         device_token=create_device_token(settings, body.device_id, generation=_generation(conn, body.device_id)),

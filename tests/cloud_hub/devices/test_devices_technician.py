@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -24,6 +25,7 @@ from cloud_hub.devices.provisioning import QR_PREFIX, parse_qr_payload, qr_paylo
 from cloud_hub.devices.registry import list_devices
 from cloud_hub.devices.status import device_faults
 from edge_agent.config import ConfigError, load_config
+from tests.tls_certs import make_ca
 
 ROLES = {"adm": "admin", "tech": "technician", "boss": "commander", "off": "officer"}
 
@@ -48,12 +50,13 @@ def make_client(settings: HubSettings) -> Iterator[TestClient]:
             yield client
 
 
-def hub_settings(database_url: str, mqtt_url: str) -> HubSettings:
+def hub_settings(database_url: str, mqtt_url: str, **public_mqtt: Any) -> HubSettings:
     return HubSettings(
         database_url=database_url,
         jwt_secret="test-secret-with-enough-length-000",
         mqtt_url=mqtt_url,
         public_url="https://hub.example",
+        **public_mqtt,
     )
 
 
@@ -119,6 +122,50 @@ def test_tls_brokers_get_mqtts_urls(database_url: str, tmp_path: Path) -> None:
         assert load_config(tmp_path / "edge.yaml").mqtt.tls
         info = client.get(f"/api/v1/devices/{device_id}/provisioning", headers=auth(tls, "adm")).json()
         assert info["mqtt_url"] == f"mqtts://{device_id}@broker.example:8883"
+
+
+def test_devices_get_tls_and_the_private_ca_while_the_hub_stays_on_the_internal_plain_listener(
+    database_url: str, tmp_path: Path
+) -> None:
+    ca_file, _key, _cert = make_ca(tmp_path / "ca")
+    settings = hub_settings(
+        database_url,
+        "mqtt://hub:pw@broker:1883",
+        public_mqtt_host="mqtt.example.org",
+        public_mqtt_port=8883,
+        public_mqtt_tls=True,
+        public_mqtt_ca_file=ca_file,
+    )
+    for client in make_client(settings):
+        device_id = f"edge-{uuid.uuid4().hex[:8]}"
+        body = provision(client, settings, device_id)
+        assert (body["mqtt_host"], body["mqtt_port"], body["mqtt_tls"]) == ("mqtt.example.org", 8883, True)
+        assert body["mqtt_ca_pem"] == ca_file.read_text()
+        config = yaml.safe_load(body["config_yaml"])
+        assert config["mqtt_url"].startswith(f"mqtts://{device_id}:") and config["mqtt_url"].endswith(":8883")
+        assert config["mqtt_ca_file"] == "/etc/cityops/mqtt-ca.pem"
+        assert "mqtt_ca_pem" in body["config_yaml"].split("\n", 3)[2]  # the header says where the CA goes
+        assert parse_qr_payload(body["qr_payload"])["m"] == f"mqtts://{device_id}@mqtt.example.org:8883"
+
+
+def test_plain_public_broker_gets_no_ca(database_url: str) -> None:
+    settings = hub_settings(database_url, "mqtts://hub:pw@broker:8883", public_mqtt_tls=False)
+    for client in make_client(settings):
+        body = provision(client, settings, f"edge-{uuid.uuid4().hex[:8]}")
+        assert body["mqtt_tls"] is False and body["mqtt_ca_pem"] is None
+        assert yaml.safe_load(body["config_yaml"])["mqtt_url"].startswith("mqtt://")
+
+
+def test_public_ca_settings_are_checked(tmp_path: Path) -> None:
+    ca_file, _key, _cert = make_ca(tmp_path / "ca")
+    with pytest.raises(ValueError, match="CITYOPS_PUBLIC_MQTT_CA_FILE is set but devices are told plain MQTT"):
+        HubSettings(mqtt_url="mqtt://hub:pw@broker:1883", public_mqtt_ca_file=ca_file)
+    with pytest.raises(ValueError, match="cannot read"):
+        HubSettings(public_mqtt_tls=True, public_mqtt_ca_file=tmp_path / "missing.pem")
+    (tmp_path / "key.pem").write_text("-----BEGIN PRIVATE KEY-----\n")
+    with pytest.raises(ValueError, match="holds no PEM certificate"):
+        HubSettings(public_mqtt_tls=True, public_mqtt_ca_file=tmp_path / "key.pem")
+    assert HubSettings(public_mqtt_ca_file="").public_mqtt_ca_file is None  # compose's unset variable
 
 
 def test_qr_payload_round_trip_and_refusals() -> None:

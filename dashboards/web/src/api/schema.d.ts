@@ -2144,12 +2144,26 @@ export interface components {
             device_id: string;
             /** Kind */
             kind: string;
-            /** Mqtt Host */
+            /**
+             * Mqtt Host
+             * @description the broker as devices reach it (CITYOPS_PUBLIC_MQTT_HOST)
+             */
             mqtt_host: string;
-            /** Mqtt Port */
+            /**
+             * Mqtt Port
+             * @description the broker's port for devices (CITYOPS_PUBLIC_MQTT_PORT)
+             */
             mqtt_port: number;
-            /** Mqtt Tls */
+            /**
+             * Mqtt Tls
+             * @description devices connect to mqtt_host:mqtt_port with TLS, i.e. mqtts:// (CITYOPS_PUBLIC_MQTT_TLS)
+             */
             mqtt_tls: boolean;
+            /**
+             * Mqtt Ca Pem
+             * @description CA certificate (PEM) the device must trust for the broker, when the operator runs a private CA (CITYOPS_PUBLIC_MQTT_CA_FILE); None: the device's system CAs
+             */
+            mqtt_ca_pem?: string | null;
             /** Username */
             username: string;
             /** Password */
