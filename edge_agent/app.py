@@ -191,7 +191,9 @@ class EdgeAgent:
             lambda: self.sender.on_connected(),
         )
         self.link = link
-        self.sender = EventSender(cfg.device_id, self.outbox, link, uploader)
+        self.sender = EventSender(
+            cfg.device_id, self.outbox, link, uploader, max_upload_attempts=cfg.evidence.max_upload_attempts
+        )
         commands = RemoteCommands(self)
         self._on_stop("remote commands", commands.close)
         executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="command")
@@ -482,6 +484,8 @@ class EdgeAgent:
             snapshot.outbox_bytes = self.outbox.usage_bytes()
             snapshot.outbox_pressure = self.outbox.pressure()
             snapshot.outbox_dropped_low_priority = self.outbox.dropped_low_priority
+        # Events the hub got without their picture (evidence_missing says why, per event).
+        snapshot.events_without_picture = self.sender.events_without_picture + self.recorder.stored_without_picture
         snapshot.config_error = self.controller.config_error
         return snapshot
 

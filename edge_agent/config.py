@@ -149,6 +149,12 @@ class EvidenceConfig(StrictModel):
     jpeg_quality: int = Field(85, ge=30, le=100)
     max_width: int = Field(1280, ge=160, description="evidence pictures wider than this are scaled down")
     upload_timeout_s: float = Field(10.0, gt=0)
+    max_upload_attempts: int = Field(
+        5,
+        ge=1,
+        description="upload tries (with the outbox's backoff) on network errors, 5xx, 401/403/429 before the event"
+        " is sent without its picture (evidence_missing); a file gone or a 409/413/422 sends it at once",
+    )
 
 
 class EdgeConfig(StrictModel):

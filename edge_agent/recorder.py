@@ -165,6 +165,7 @@ class EventRecorder:
             if self._hurry and request is not None:
                 request = None
                 self.stored_without_picture += 1
+                event = {**event, "evidence_missing": {"reason": "not_rendered", "detail": "agent stopping"}}
                 log.error("event %s (%s) stored without its picture at stop", event.get("event_id"), event.get("kind"))
             try:
                 self._store(event, request)

@@ -190,6 +190,30 @@ class Outbox:
         with self._lock:
             self._db.execute("UPDATE events SET evidence_done = 1, next_attempt_at = 0 WHERE seq = ?", (seq,))
 
+    def drop_evidence(self, seq: int, missing: dict[str, Any]) -> OutboxItem | None:
+        """From now on send this event without its picture: the payload loses `evidence` and says why in
+        `evidence_missing`, and the file is deleted. Returns the updated item, None when it was acked meanwhile."""
+        with self._lock, self._tx():
+            query = "SELECT event_id, payload, evidence_path FROM events WHERE seq = ?"
+            row = self._db.execute(query, (seq,)).fetchone()
+            if row is None:
+                return None
+            event_id, payload, path = row
+            event = {k: v for k, v in json.loads(payload).items() if k != "evidence"}
+            # Through the contract model, so the stored payload stays exactly what `append` would have written.
+            payload = Event.model_validate({**event, "evidence_missing": missing}).model_dump_json(
+                by_alias=True, exclude_none=True
+            )
+            # attempts restart at 0: upload attempts must not stretch the retransmit backoff of the event itself.
+            self._db.execute(
+                "UPDATE events SET payload = ?, evidence_path = NULL, evidence_sha256 = NULL, evidence_done = 1,"
+                " evidence_bytes = 0, attempts = 0, next_attempt_at = 0 WHERE seq = ?",
+                (payload, seq),
+            )
+        if path is not None:  # after the commit, as in `ack`
+            Path(path).unlink(missing_ok=True)
+        return OutboxItem(seq, event_id, payload, None, None, True, 0)
+
     def defer(self, seqs: list[int]) -> None:
         """Count an attempt and push the next try out by the backoff (used for sent batches and failed uploads)."""
         if not seqs:
