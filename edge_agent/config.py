@@ -135,6 +135,15 @@ class OutboxConfig(StrictModel):
     low_priority_share: float = Field(
         0.8, gt=0, le=1, description="above this share of max_bytes, health and telemetry are dropped first"
     )
+    disk_reserve_mb: int = Field(
+        256,
+        ge=0,
+        description="free space kept on data_dir's filesystem: below it pictures, update events and health/telemetry"
+        " are refused (counted) so that starts and ends still fit; below a quarter of it the disk is critical",
+    )
+    disk_ballast_mb: int = Field(
+        32, ge=0, description="a file held in data_dir and deleted when even an end event cannot be written"
+    )
 
 
 class MetricsConfig(StrictModel):
