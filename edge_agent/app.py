@@ -23,6 +23,7 @@ from edge_agent import __version__
 from edge_agent.analytics.thresholds import detection_floor
 from edge_agent.capture.reader import CameraReader, CameraStatus
 from edge_agent.capture.sources import StillImageSource, open_source
+from edge_agent.comms.disk_guard import DiskGuard
 from edge_agent.comms.evidence_upload import EvidenceUploader, HttpEvidenceUploader
 from edge_agent.comms.link import Link
 from edge_agent.comms.outbox import Outbox
@@ -157,6 +158,9 @@ class EdgeAgent:
             max_backoff_s=cfg.outbox.max_backoff_s,
             max_bytes=cfg.outbox.max_bytes,
             low_priority_share=cfg.outbox.low_priority_share,
+            disk_guard=DiskGuard(
+                cfg.data_dir, cfg.outbox.disk_reserve_mb * 1024**2, cfg.outbox.disk_ballast_mb * 1024**2
+            ),
         )
         self._on_stop("outbox", self.outbox.close)
         spec, model_path = self._model_override(spec, model_path)
@@ -200,7 +204,9 @@ class EdgeAgent:
             lambda: self.sender.on_connected(),
         )
         self.link = link
-        self.sender = EventSender(cfg.device_id, self.outbox, link, uploader)
+        self.sender = EventSender(
+            cfg.device_id, self.outbox, link, uploader, max_upload_attempts=cfg.evidence.max_upload_attempts
+        )
         commands = RemoteCommands(self)
         self._on_stop("remote commands", commands.close)
         executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="command")
@@ -565,6 +571,17 @@ class EdgeAgent:
             snapshot.outbox_bytes = self.outbox.usage_bytes()
             snapshot.outbox_pressure = self.outbox.pressure()
             snapshot.outbox_dropped_low_priority = self.outbox.dropped_low_priority
+            guard = self.outbox.disk_guard
+            if guard is not None:
+                guard.check()
+                snapshot.disk = guard.status()
+                snapshot.alarms = guard.alarms()
+        # Events the hub got without their picture (evidence_missing says why, per event).
+        snapshot.events_without_picture = (
+            self.sender.events_without_picture
+            + self.recorder.stored_without_picture
+            + (self.outbox.pictures_given_up if self.outbox else 0)
+        )
         snapshot.config_error = self.controller.config_error
         snapshot.privacy = {"faces_blurred": self.blurrer is not None, "plates_blurred": True}
         if self._model_watch_report is not None:  # the last model update: watching, kept or rolled back

@@ -146,6 +146,15 @@ class OutboxConfig(StrictModel):
     low_priority_share: float = Field(
         0.8, gt=0, le=1, description="above this share of max_bytes, health and telemetry are dropped first"
     )
+    disk_reserve_mb: int = Field(
+        256,
+        ge=0,
+        description="free space kept on data_dir's filesystem: below it pictures, update events and health/telemetry"
+        " are refused (counted) so that starts and ends still fit; below a quarter of it the disk is critical",
+    )
+    disk_ballast_mb: int = Field(
+        32, ge=0, description="a file held in data_dir and deleted when even an end event cannot be written"
+    )
 
 
 class MetricsConfig(StrictModel):
@@ -181,6 +190,12 @@ class EvidenceConfig(StrictModel):
         0.3, gt=0, le=1, description="an update's box moved this much (1 - IoU with the last picture's box)"
     )
     update_refresh_s: float = Field(900.0, gt=0, description="an ongoing stay gets a fresh picture at least this often")
+    max_upload_attempts: int = Field(
+        5,
+        ge=1,
+        description="upload tries (with the outbox's backoff) on network errors, 5xx, 401/403/429 before the event"
+        " is sent without its picture (evidence_missing); a file gone or a 409/413/422 sends it at once",
+    )
 
 
 class ModelUpdatesConfig(StrictModel):

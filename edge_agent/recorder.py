@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from edge_agent.comms.disk_guard import Work, is_disk_full, work_for_phase
 from edge_agent.comms.outbox import Outbox, OutboxFull
 from edge_agent.config import EvidenceConfig
 from edge_agent.evidence.policy import PicturePolicy
@@ -98,7 +99,7 @@ class EventRecorder:
         self.recorded = 0
         self.refused = 0
         self.queue_full_waits = 0
-        self.stored_without_picture = 0  # events close() had to store unrendered to keep them
+        self.stored_without_picture = 0  # stored with evidence_missing: unrendered at close(), or disk low
         self._hurry = False  # set by close() after its timeout: store what is queued without rendering
         self.queue_limit = queue_limit
         self._queue: queue.Queue = queue.Queue(maxsize=queue_limit)
@@ -187,7 +188,7 @@ class EventRecorder:
             event, request = item
             if self._hurry and request is not None:
                 request = None
-                self.stored_without_picture += 1
+                event = {**event, "evidence_missing": {"reason": "not_rendered", "detail": "agent stopping"}}
                 log.error("event %s (%s) stored without its picture at stop", event.get("event_id"), event.get("kind"))
             try:
                 self._store(event, request)
@@ -210,6 +211,14 @@ class EventRecorder:
     def _store(self, event: dict[str, Any], request: EvidenceRequest | None) -> int | None:
         path = None
         if request is not None and self.evidence.enabled:
+            guard = self.outbox.disk_guard
+            if guard is not None and not guard.would_admit(work_for_phase(str(event.get("phase")))):
+                request = None  # the outbox refuses (and counts) the event itself: no picture to render
+            elif guard is not None and not guard.admit(Work.PICTURE):
+                # Below the disk reserve the space is kept for events: this one goes, without its picture.
+                detail = f"disk {guard.level}: {guard.free} bytes free, reserve {guard.reserve_bytes}"
+                request, event = None, _without_picture(event, detail)
+        if request is not None and self.evidence.enabled:
             request = self._plates_blurred(event, request)
         if request is not None and self.evidence.enabled:
             picture = render_evidence(
@@ -222,8 +231,13 @@ class EventRecorder:
                 max_width=self.evidence.max_width,
                 jpeg_quality=self.evidence.jpeg_quality,
             )
-            path = write_evidence(self.evidence_dir, event["event_id"], picture)
-            event = {**event, "evidence": picture.ref}
+            try:
+                path = write_evidence(self.evidence_dir, event["event_id"], picture)
+                event = {**event, "evidence": picture.ref}
+            except OSError as exc:
+                if not is_disk_full(exc):
+                    raise
+                event = _without_picture(event, f"disk full writing the picture: {exc}")
         try:
             seq = self.outbox.append(event, evidence_path=path)
         except OutboxFull as exc:
@@ -239,8 +253,14 @@ class EventRecorder:
                 path.unlink(missing_ok=True)
             raise
         self.recorded += 1
+        if "evidence_missing" in event:
+            self.stored_without_picture += 1
         if self.metrics is not None:
             self.metrics.on_event(event["kind"], event["phase"])
         log.info("event seq %d: %s %s %s", seq, event["kind"], event["phase"], event["incident_key"])
         self.on_recorded()
         return seq
+
+
+def _without_picture(event: dict[str, Any], detail: str) -> dict[str, Any]:
+    return {**event, "evidence_missing": {"reason": "disk_low", "detail": detail, "attempts": 0}}

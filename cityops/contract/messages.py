@@ -85,6 +85,17 @@ class EvidenceRef(_Message):
     bytes: int | None = Field(default=None, ge=0)
 
 
+class EvidenceMissing(_Message):
+    """An extension field (protocol v1 keeps unknown fields): the event was sent without its picture, and why.
+
+    `reason`: `file_missing`, `file_changed`, `rejected` (the hub refused the upload for good), `upload_failed`
+    (bounded retries ran out), `disk_low` (the box kept its disk for events), `not_rendered` (stopped first)."""
+
+    reason: str = Field(min_length=1, max_length=64)
+    detail: str = ""
+    attempts: int = Field(default=0, ge=0)
+
+
 class Event(_Message):
     event_id: str
     seq: int = Field(ge=1)
@@ -104,6 +115,7 @@ class Event(_Message):
     model: ModelRef | None = None
     rule: RuleRef | None = None
     evidence: EvidenceRef | None = None
+    evidence_missing: EvidenceMissing | None = None
 
     @field_validator("event_id")
     @classmethod

@@ -9,6 +9,10 @@
   messages). Health snapshots and telemetry held while offline live in a low-priority `spool`: above
   `low_priority_share` of the quota new ones are dropped, and an event that needs room evicts the oldest spooled
   ones before it is itself refused. Every drop is counted, logged and shown in health and metrics.
+- Disk space (`disk_guard`, edge_agent/comms/disk_guard.py): below the filesystem reserve, `update` events and
+  spooled messages are refused before a seq is given (so the hub never waits for a gap); a write that fails with
+  SQLite's SQLITE_FULL or ENOSPC is retried for a `start` after giving back queued health/telemetry and pictures not
+  yet uploaded, and for an `end` also after releasing the guard's ballast. Other writes are refused and counted.
 - Power loss: WAL with synchronous=FULL fsyncs the log on every commit, so a committed row survives a power cut
   (NORMAL would only guarantee that the database stays consistent, possibly losing the last commits).
 """
@@ -26,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from cityops.contract.messages import MAX_EVENT_BATCH_BYTES, MAX_EVENTS_PER_BATCH, Event, EventBatch, dump
+from edge_agent.comms.disk_guard import DiskGuard, DiskLevel, Work, is_disk_full, work_for_phase
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +62,10 @@ class OutboxFull(RuntimeError):
     """The outbox holds `max_events` unacked events; new ones are refused until the hub acks."""
 
 
+class DiskFull(OutboxFull):
+    """The disk is below its reserve (or full) and this event ranks too low to be written."""
+
+
 @dataclass(frozen=True, slots=True)
 class OutboxItem:
     seq: int
@@ -84,6 +93,7 @@ class Outbox:
         max_bytes: int = 2 * 1024**3,
         low_priority_share: float = 0.8,
         clock: Callable[[], float] = time.time,
+        disk_guard: DiskGuard | None = None,
     ) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
@@ -97,6 +107,9 @@ class Outbox:
         """Events refused because the outbox was full."""
         self.dropped_low_priority = 0
         """Health/telemetry messages dropped or evicted to keep room for events."""
+        self.disk_guard = disk_guard
+        self.pictures_given_up = 0
+        """Pictures not yet uploaded, deleted to keep disk space for events (those go with evidence_missing)."""
         self._lock = threading.Lock()
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -116,9 +129,46 @@ class Outbox:
         """Assign the next seq, validate the event against protocol v1 and store it; returns the seq.
 
         `event` has every field but `seq`. When `evidence_path` is given the event is held back until the
-        picture is uploaded (`mark_evidence_done`).
+        picture is uploaded (`mark_evidence_done`). Raises OutboxFull (DiskFull when for lack of disk space).
         """
         evidence_bytes = evidence_path.stat().st_size if evidence_path else 0
+        work = work_for_phase(str(event.get("phase")))
+        guard = self.disk_guard
+        if guard is not None:
+            if not guard.admit(work):
+                raise DiskFull(
+                    f"disk {guard.level}: {guard.free} bytes free, reserve {guard.reserve_bytes}; {work} event refused"
+                )
+            if guard.level is DiskLevel.CRITICAL:
+                self._give_back_space(guard.level)
+        try:
+            return self._insert(event, evidence_path, evidence_bytes)
+        except sqlite3.OperationalError as exc:
+            if not is_disk_full(exc):
+                raise
+            failure = exc
+        if work not in (Work.END, Work.START):
+            self._note_disk_full(work, refused=True)
+            raise DiskFull(f"disk full: {work} event refused ({failure})") from failure
+        self._note_disk_full(work, refused=False)
+        # Cheapest first: what the outbox holds of low rank; the ballast only for an end.
+        makers = [lambda: self._give_back_space(DiskLevel.CRITICAL)]
+        if work is Work.END and guard is not None:
+            makers.append(guard.release_ballast)
+        for make_room in makers:
+            try:
+                make_room()
+                return self._insert(event, evidence_path, evidence_bytes)
+            except sqlite3.OperationalError as exc:
+                if not is_disk_full(exc):
+                    raise
+                failure = exc
+        self._note_disk_full(work, refused=True)
+        if work is Work.END:
+            log.critical("DISK FULL: an end event could not be written even after releasing the ballast")
+        raise DiskFull(f"disk full: {work} event refused even after making room ({failure})") from failure
+
+    def _insert(self, event: dict[str, Any], evidence_path: Path | None, evidence_bytes: int) -> int:
         with self._lock, self._tx():
             depth = self._db.execute("SELECT count(*) FROM events").fetchone()[0]
             if depth >= self.max_events:
@@ -154,15 +204,25 @@ class Outbox:
 
     def spool(self, topic: str, payload: bytes, qos: int = 0) -> bool:
         """Hold a low-priority message (health, telemetry) for later; False (and counted) when it is dropped."""
-        with self._lock, self._tx():
-            if self._usage() + len(payload) > self.low_priority_bytes:
-                self._count_drop(1, f"{topic} dropped")
-                return False
-            self._db.execute(
-                "INSERT INTO spool (topic, payload, qos, created_at) VALUES (?, ?, ?, ?)",
-                (topic, payload, qos, self.clock()),
-            )
-            return True
+        if self.disk_guard is not None and not self.disk_guard.admit(Work.LOW_PRIORITY):
+            self._count_drop(1, f"{topic} dropped: disk {self.disk_guard.level}")
+            return False
+        try:
+            with self._lock, self._tx():
+                if self._usage() + len(payload) > self.low_priority_bytes:
+                    self._count_drop(1, f"{topic} dropped")
+                    return False
+                self._db.execute(
+                    "INSERT INTO spool (topic, payload, qos, created_at) VALUES (?, ?, ?, ?)",
+                    (topic, payload, qos, self.clock()),
+                )
+                return True
+        except sqlite3.OperationalError as exc:
+            if not is_disk_full(exc):
+                raise
+            self._note_disk_full(Work.LOW_PRIORITY, refused=True)
+            self._count_drop(1, f"{topic} dropped: disk full")
+            return False
 
     def spooled(self, limit: int = 100) -> list[tuple[int, str, bytes, int]]:
         """Oldest spooled messages first: (id, topic, payload, qos)."""
@@ -189,6 +249,30 @@ class Outbox:
     def mark_evidence_done(self, seq: int) -> None:
         with self._lock:
             self._db.execute("UPDATE events SET evidence_done = 1, next_attempt_at = 0 WHERE seq = ?", (seq,))
+
+    def drop_evidence(self, seq: int, missing: dict[str, Any]) -> OutboxItem | None:
+        """From now on send this event without its picture: the payload loses `evidence` and says why in
+        `evidence_missing`, and the file is deleted. Returns the updated item, None when it was acked meanwhile."""
+        with self._lock, self._tx():
+            query = "SELECT event_id, payload, evidence_path FROM events WHERE seq = ?"
+            row = self._db.execute(query, (seq,)).fetchone()
+            if row is None:
+                return None
+            event_id, payload, path = row
+            event = {k: v for k, v in json.loads(payload).items() if k != "evidence"}
+            # Through the contract model, so the stored payload stays exactly what `append` would have written.
+            payload = Event.model_validate({**event, "evidence_missing": missing}).model_dump_json(
+                by_alias=True, exclude_none=True
+            )
+            # attempts restart at 0: upload attempts must not stretch the retransmit backoff of the event itself.
+            self._db.execute(
+                "UPDATE events SET payload = ?, evidence_path = NULL, evidence_sha256 = NULL, evidence_done = 1,"
+                " evidence_bytes = 0, attempts = 0, next_attempt_at = 0 WHERE seq = ?",
+                (payload, seq),
+            )
+        if path is not None:  # after the commit, as in `ack`
+            Path(path).unlink(missing_ok=True)
+        return OutboxItem(seq, event_id, payload, None, None, True, 0)
 
     def defer(self, seqs: list[int]) -> None:
         """Count an attempt and push the next try out by the backoff (used for sent batches and failed uploads)."""
@@ -310,6 +394,40 @@ class Outbox:
         self._count_drop(len(evicted), "queued health/telemetry evicted to keep room for events")
         return True
 
+    def _give_back_space(self, level: DiskLevel) -> None:
+        """Disk critical: drop queued health/telemetry and the pictures not uploaded yet (their events go with
+        `evidence_missing`), so the space goes to ends and starts. Each step commits on its own; a step the full
+        disk refuses is skipped (the caller goes on to its next way of making room)."""
+        try:
+            with self._lock, self._tx():
+                evicted = self._db.execute("DELETE FROM spool").rowcount
+            if evicted:
+                self._count_drop(evicted, "queued health/telemetry evicted: disk critical")
+            with self._lock:
+                rows = self._db.execute(
+                    "SELECT seq, attempts FROM events WHERE evidence_done = 0 AND evidence_path IS NOT NULL"
+                    " ORDER BY seq"
+                ).fetchall()
+            detail = f"disk {level}: pictures not yet uploaded were deleted to keep room for events"
+            for seq, attempts in rows:
+                if self.drop_evidence(seq, {"reason": "disk_low", "detail": detail, "attempts": attempts}):
+                    self.pictures_given_up += 1
+        except sqlite3.OperationalError as exc:
+            if not is_disk_full(exc):
+                raise
+            log.error("DISK FULL: could not give back queued health/telemetry or pictures: %s", exc)
+            return
+        if rows:
+            log.error(
+                "DISK %s: %d picture(s) not yet uploaded deleted; their events go without", level.upper(), len(rows)
+            )
+
+    def _note_disk_full(self, work: Work, refused: bool) -> None:
+        if self.disk_guard is not None:
+            self.disk_guard.note_disk_full(work, refused)
+        else:
+            log.error("DISK FULL writing %s to the outbox (%s)", work, "refused" if refused else "retrying")
+
     def _count_drop(self, n: int, what: str) -> None:
         before = self.dropped_low_priority
         self.dropped_low_priority += n
@@ -340,7 +458,18 @@ class _Transaction:
         return self.db
 
     def __exit__(self, exc_type: object, *_: object) -> None:
-        self.db.execute("ROLLBACK" if exc_type else "COMMIT")
+        if not exc_type:
+            try:
+                self.db.execute("COMMIT")
+                return
+            except sqlite3.Error:
+                self._rollback()  # a COMMIT that failed (disk full) would otherwise leave the transaction open
+                raise
+        self._rollback()
+
+    def _rollback(self) -> None:
+        if self.db.in_transaction:  # SQLite may have rolled back itself (SQLITE_FULL does)
+            self.db.execute("ROLLBACK")
 
 
 def batch_payload(device_id: str, items: list[OutboxItem]) -> bytes:

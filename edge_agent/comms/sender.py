@@ -1,6 +1,10 @@
 """The sender loop: take due events from the outbox, upload their evidence, publish them as batches.
 
-An event is published only after its picture is on the hub, so event and picture arrive together or both wait.
+An event is published only after its picture is on the hub, so event and picture arrive together or both wait, but
+never forever: an event held back stalls the hub's ack (it acks only contiguous seqs) and so fills the outbox. A
+picture that can never arrive (file gone, hub refuses it) releases its event at once; one that keeps failing for
+transient reasons does so after `max_upload_attempts` tries with backoff. Such an event goes without `evidence` and
+with `evidence_missing: {reason, detail, attempts}` instead, so the hub never links a picture that does not exist.
 Published events stay in the outbox until the hub's ack; unacked ones come due again after a backoff.
 """
 
@@ -9,12 +13,15 @@ from __future__ import annotations
 import logging
 import threading
 
+from cityops.contract.messages import EvidenceMissing
 from cityops.contract.topics import Topic
 from edge_agent.comms.evidence_upload import EvidenceUploader, EvidenceUploadError
 from edge_agent.comms.link import Link
-from edge_agent.comms.outbox import Outbox, batch_payload
+from edge_agent.comms.outbox import Outbox, OutboxItem, batch_payload
 
 log = logging.getLogger(__name__)
+
+MAX_DETAIL_CHARS = 200  # enough for the hub's answer; keeps the event far below the batch size limit
 
 
 class EventSender:
@@ -25,7 +32,10 @@ class EventSender:
         link: Link,
         uploader: EvidenceUploader | None,
         idle_wait_s: float = 1.0,
+        max_upload_attempts: int = 5,
     ) -> None:
+        if max_upload_attempts < 1:
+            raise ValueError(f"max_upload_attempts must be at least 1, got {max_upload_attempts}")
         self.device_id = device_id
         self.outbox = outbox
         self.link = link
@@ -34,6 +44,8 @@ class EventSender:
         self.published_events = 0
         self.published_batches = 0
         self.upload_failures = 0
+        self.max_upload_attempts = max_upload_attempts
+        self.events_without_picture = 0
         self.acked_seq = 0
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -90,17 +102,23 @@ class EventSender:
                 # The hub's HTTP side is down or hanging: one timeout per pass, not one per held picture, so the
                 # events that need no upload (and health) are not held up. These stay due for the next pass.
                 continue
-            if self.uploader is None or item.evidence_path is None or item.evidence_sha256 is None:
-                log.error("event seq %d waits for evidence but there is no uploader or file", item.seq)
-                failed.append(item.seq)
-                continue
             try:
-                self.uploader.upload(item.event_id, item.evidence_path, item.evidence_sha256)
+                self._upload(item)
             except EvidenceUploadError as exc:
                 self.upload_failures += 1
-                log.warning("evidence for event seq %d not uploaded, will retry: %s", item.seq, exc)
+                attempts = item.attempts + 1  # before its picture is done, an event's attempts are upload attempts
+                if exc.permanent or attempts >= self.max_upload_attempts:
+                    self._send_without_picture(item, exc, attempts)
+                    continue
+                log.warning(
+                    "evidence for event seq %d not uploaded (attempt %d of %d), will retry: %s",
+                    item.seq,
+                    attempts,
+                    self.max_upload_attempts,
+                    exc,
+                )
                 failed.append(item.seq)
-                upload_failed = True
+                upload_failed = True  # a transient failure says the hub is in trouble; a permanent one does not
                 continue
             self.outbox.mark_evidence_done(item.seq)
             ready.append(item)
@@ -114,6 +132,26 @@ class EventSender:
         self.published_batches += 1
         self.published_events += len(ready)
         return len(ready)
+
+    def _upload(self, item: OutboxItem) -> None:
+        if self.uploader is None or item.evidence_path is None or item.evidence_sha256 is None:
+            raise EvidenceUploadError("no uploader or no evidence file for this event", permanent=True)
+        self.uploader.upload(item.event_id, item.evidence_path, item.evidence_sha256)
+
+    def _send_without_picture(self, item: OutboxItem, exc: EvidenceUploadError, attempts: int) -> None:
+        missing = EvidenceMissing(reason=exc.reason, detail=str(exc)[:MAX_DETAIL_CHARS], attempts=attempts)
+        if self.outbox.drop_evidence(item.seq, missing.model_dump()) is None:
+            return  # acked meanwhile
+        self.events_without_picture += 1
+        log.error(
+            "event seq %d goes without its picture after %d upload attempt(s) (%s): %s",
+            item.seq,
+            attempts,
+            exc.reason,
+            exc,
+        )
+        # Due at once, in the next pass: its payload changed size, and this pass's batch was sized without it.
+        self._wake.set()
 
     def _run(self) -> None:
         while not self._stop.is_set():

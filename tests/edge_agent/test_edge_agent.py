@@ -96,6 +96,8 @@ def test_still_street_yields_parking_start_events_published_after_evidence(agent
     assert health.cameras[0].camera_id == "cam-demo-01" and health.inference_ms_p50 > 0
     assert [m.name for m in health.models] == ["yolox_nano", "yunet_face"]
     assert health.model_extra["outbox_refused"] == 0
+    assert health.model_extra["events_without_picture"] == 0
+    assert health.model_extra["disk"]["level"] == "ok" and health.model_extra["alarms"] == []
     assert 1 not in unacked and 2 in unacked  # the hub's ack (not the publish) removed exactly seq <= 1
 
 
