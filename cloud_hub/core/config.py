@@ -67,6 +67,12 @@ class HubSettings(BaseSettings):
     ingest_writers: int = Field(
         2, ge=1, le=16, description="ingest writer threads per process, devices split among them"
     )
+    ingest_store_retries: int = Field(
+        3,
+        ge=1,
+        description="tries of a batch that raises something other than a database error before the message"
+        " responsible is dead-lettered (store_failed) and the rest flows on",
+    )
     max_future_s: int = 300
     max_past_s: int = 30 * 24 * 3600
     rules_dir: Path = Path("rules")

@@ -22,3 +22,7 @@ BATCH_MESSAGES = Histogram(
 )
 QUEUE_DEPTH = Gauge("cityops_ingest_queue_depth", "Messages received and waiting for the writers (all together)")
 MQTT_CONNECTED = Gauge("cityops_ingest_mqtt_connected", "1 while the ingest consumer is connected to the broker")
+STORE_FAILURES = Counter(
+    "cityops_ingest_store_failures_total",
+    "Messages dead-lettered because storing them raised (not a database error) on every retry",
+)

@@ -72,6 +72,7 @@ class IngestService:
                 limits=ValidationLimits.from_settings(settings),
                 batch_max=settings.ingest_batch_max,
                 batch_wait_s=settings.ingest_batch_wait_ms / 1000,
+                store_retries=settings.ingest_store_retries,
                 queued=self._queued,
             )
             for inbox in self._inboxes

@@ -359,6 +359,16 @@ def store_batch(
                 add_pending(conn, rest)
                 out.acks.update(advance_cursors(conn, {d: locked[d] for d in {i.device_id for i in rest}}))
 
+    abandoned = [item for message in messages for item in message.abandoned]
+    if abandoned:  # held as dead letters: their seqs count as received, so later events can be acked
+        locked = lock_cursors(conn, sorted({item.device_id for item in abandoned}))
+        above = [item for item in abandoned if item.event.seq > locked[item.device_id]]
+        if above:
+            add_pending(conn, above)
+            out.acks.update(advance_cursors(conn, {d: locked[d] for d in {i.device_id for i in above}}))
+        else:
+            out.acks.update(locked)
+
     if any(message.readings for message in messages):
         out.readings_stored, readings = insert_readings(conn, messages, received_at, bool(telemetry_processors))
         if readings:  # telemetry rules, in savepoints like the event processors

@@ -47,6 +47,7 @@ class Reason(StrEnum):
     TOO_MANY_ITEMS = "too_many_items"
     UNKNOWN_TOPIC = "unknown_topic"
     STORE_REJECTED = "store_rejected"  # the database refused it (set by the writer, not here)
+    STORE_FAILED = "store_failed"  # storing it raised something else, every retry (a bug or a poison message)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +95,9 @@ class Validated:
     cmd_result: CommandResult | None = None
     cmd_result_json: str = ""
     dead_letters: list[DeadLetter] = field(default_factory=list)
+    # Events the writer gave up on (kept in dead_letters with their raw bytes): the device's cursor moves past their
+    # seqs, so one poison event does not hold back every later ack of its device.
+    abandoned: list[ValidEvent] = field(default_factory=list)
 
 
 class _Rejected(Exception):

@@ -3,7 +3,10 @@ stores each batch in one transaction, and only after the commit publishes device
 
 A database error never loses anything: the batch is retried with backoff and nothing is acked meanwhile, so the
 queue fills and the consumer stops taking messages (the broker keeps them). A batch the database refuses for its
-content (not for being unreachable) is split so that only the offending message is dead-lettered.
+content (not for being unreachable) is split so that only the offending message is dead-lettered. Any other error
+(a bug, a poison message that makes a processor or the storage code raise) is retried `store_retries` times, then
+treated the same way: the batch is split, the message that still fails is dead-lettered (`store_failed`, with the
+error) and its events' seqs are passed, so its device's later events are acked and every other device flows on.
 """
 
 from __future__ import annotations
@@ -33,6 +36,10 @@ Batch = list[tuple[InboundMessage, Validated]]
 TRANSIENT_ERRORS = (psycopg.OperationalError, psycopg.InterfaceError)  # incl. pool timeouts, deadlocks
 
 
+class StoreFailed(RuntimeError):
+    """Storing a batch raised something other than a database error on every one of its tries."""
+
+
 class BatchWriter:
     def __init__(
         self,
@@ -46,6 +53,7 @@ class BatchWriter:
         batch_max: int = 2000,
         batch_wait_s: float = 0.02,
         retry_max_s: float = 5.0,
+        store_retries: int = 3,
         clock: Callable[[], datetime] = utc_now,
         queued: Callable[[], int] | None = None,
     ) -> None:
@@ -61,11 +69,12 @@ class BatchWriter:
         self.batch_max = batch_max
         self.batch_wait_s = batch_wait_s
         self.retry_max_s = retry_max_s
+        self.store_retries = store_retries
         self.clock = clock
         self._lock = threading.Lock()
         self._stats: dict[str, Any] = dict.fromkeys(
             ("messages", "batches", "events_stored", "events_duplicate", "readings_stored", "dead_letters",
-             "acks_published", "db_errors", "processor_errors"),
+             "acks_published", "db_errors", "processor_errors", "store_failures"),
             0,
         )  # fmt: skip
         self.db_failing_since: float | None = None  # monotonic time of the first failure of the current streak
@@ -114,16 +123,21 @@ class BatchWriter:
         """Store, then ack. False when stopped before the batch could be stored (nothing acked: redelivered)."""
         try:
             outcome = self._store_retrying([v for _, v in batch], stop)
-        except psycopg.Error as exc:  # the database refuses the content: find the message responsible
+        except (psycopg.Error, StoreFailed) as exc:  # the content cannot be stored: find the message responsible
             if len(batch) > 1:
-                log.warning("batch of %d messages refused (%s); storing them one by one", len(batch), exc)
+                log.warning("batch of %d messages not stored (%s); storing them one by one", len(batch), exc)
                 return all(self.process([item], stop) for item in batch)
             message, validated = batch[0]
-            log.error("message on %s refused by the database, dead-lettered: %s", message.topic, exc)
+            reason = Reason.STORE_FAILED if isinstance(exc, StoreFailed) else Reason.STORE_REJECTED
+            log.error("message on %s not stored (%s), dead-lettered: %s", message.topic, reason.value, exc)
             rejected = Validated(message.topic, validated.device_id, validated.suffix, message.received_at)
             rejected.dead_letters.append(
-                DeadLetter(message.topic, validated.device_id, Reason.STORE_REJECTED, str(exc)[:500], message.payload)
+                DeadLetter(message.topic, validated.device_id, reason, str(exc)[:500], message.payload)
             )
+            if reason is Reason.STORE_FAILED:
+                rejected.abandoned = list(validated.events)
+                metrics.STORE_FAILURES.inc()
+                self._count("store_failures", 1)
             outcome = self._store_retrying([rejected], stop)
         if outcome is None:
             return False
@@ -131,8 +145,9 @@ class BatchWriter:
         return True
 
     def _store_retrying(self, messages: list[Validated], stop: threading.Event) -> StoreOutcome | None:
-        """Retries transient failures (and bugs) with backoff until stored or stopped; content errors propagate."""
-        delay = 0.1
+        """Retries database outages with backoff until stored or stopped; content errors propagate, and so does
+        anything else (StoreFailed) once it failed `store_retries` times in a row."""
+        delay, failures = 0.1, 0
         while True:
             started = time.monotonic()
             try:
@@ -146,7 +161,10 @@ class BatchWriter:
                 if not isinstance(exc, TRANSIENT_ERRORS):
                     raise
                 log.warning("storing a batch failed (%s); retrying in %.1f s, nothing acked", exc, delay)
-            except Exception:  # a bug must not kill the writer thread; retrying keeps every message
+            except Exception as exc:  # a bug or a poison message must not kill the writer thread, nor block it
+                failures += 1
+                if failures >= self.store_retries:
+                    raise StoreFailed(f"{type(exc).__name__}: {exc}") from exc
                 log.exception("unexpected error while storing a batch; retrying in %.1f s, nothing acked", delay)
             metrics.DB_ERRORS.inc()
             self._count("db_errors", 1)

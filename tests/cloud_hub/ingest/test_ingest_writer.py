@@ -14,6 +14,7 @@ import psycopg
 import pytest
 from psycopg_pool import ConnectionPool
 
+import cloud_hub.ingest.writer as writer_module
 from cityops.contract.messages import format_ts, new_event_id
 from cloud_hub.ingest.inbound import InboundMessage
 from cloud_hub.ingest.writer import BatchWriter
@@ -115,3 +116,59 @@ def test_stop_during_outage_leaves_the_batch_unacked(database_url: str, pool: Co
     worker.join(timeout=10)
     assert done == [False]
     assert link.acked == [] and link.published == []  # the broker keeps the message and delivers it again
+
+
+def test_a_poison_message_is_dead_lettered_and_the_rest_flows(
+    database_url: str, pool: ConnectionPool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A non-database error used to be retried forever, blocking every device of the writer. Now: `store_retries`
+    tries, then the batch is split, the message that still fails is dead-lettered (store_failed), its device's later
+    events are acked past it, and the other device's events are stored."""
+    poisoned, other = f"dev-{uuid.uuid4().hex[:10]}", f"dev-{uuid.uuid4().hex[:10]}"
+    link = RecordingLink(database_url)
+    writer = BatchWriter(pool, queue.Queue(), link, store_retries=2, retry_max_s=0.01)
+    # Event processors already run in savepoints (a raising processor is counted, the events stay stored); the
+    # poison here is the storage step itself raising for one event, as a bug in it would.
+
+    real_store = writer_module.store_batch
+
+    def store_batch(conn, messages, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if any(e.event.incident_key == "k2" and e.device_id == poisoned for m in messages for e in m.events):
+            raise KeyError("a bug that only the poison event reaches")
+        return real_store(conn, messages, *args, **kwargs)
+
+    monkeypatch.setattr(writer_module, "store_batch", store_batch)
+    batch = [
+        writer.validate(message(poisoned, 41, 1)),
+        writer.validate(message(poisoned, 42, 2)),  # the poison
+        writer.validate(message(other, 43, 1, 2)),
+        writer.validate(message(poisoned, 44, 3)),
+    ]
+    assert writer.process(batch, threading.Event())
+    assert sorted(link.acked) == [41, 42, 43, 44]  # every message PUBACKed: nothing redelivered forever
+    acks = {topic.split("/")[3]: body["acked_seq"] for topic, body, _ in link.published}
+    assert acks[other] == 2
+    assert max(body["acked_seq"] for topic, body, _ in link.published if poisoned in topic) == 3, "acked past it"
+    assert writer.stats()["store_failures"] == 1
+    with psycopg.connect(database_url) as conn:
+        stored = conn.execute(
+            "SELECT device_id, seq FROM events WHERE device_id = ANY(%s) ORDER BY device_id, seq", ([poisoned, other],)
+        ).fetchall()
+        letters = conn.execute(
+            "SELECT reason, detail, raw FROM dead_letters WHERE device_id = %s", (poisoned,)
+        ).fetchall()
+    assert sorted(stored) == sorted([(poisoned, 1), (poisoned, 3), (other, 1), (other, 2)])
+    ((reason, detail, raw),) = letters
+    assert reason == "store_failed" and "a bug that only the poison event reaches" in detail
+    assert json.loads(bytes(raw))["events"][0]["seq"] == 2  # the raw message is kept to replay once fixed
+
+
+def test_a_database_outage_is_still_retried_without_limit(database_url: str, pool: ConnectionPool) -> None:
+    """Only errors that are not the database's count against store_retries: an outage longer than that loses
+    nothing and dead-letters nothing."""
+    device_id = f"dev-{uuid.uuid4().hex[:10]}"
+    link = RecordingLink(database_url)
+    writer = BatchWriter(FailingPool(pool, failures=6), queue.Queue(), link, store_retries=2, retry_max_s=0.01)  # type: ignore[arg-type]
+    assert writer.process([writer.validate(message(device_id, 51, 1))], threading.Event())
+    assert writer.stats()["db_errors"] == 6 and writer.stats()["store_failures"] == 0
+    assert link.published[0][1:] == ({"acked_seq": 1}, 1)
