@@ -187,7 +187,8 @@ def _dummy_hash() -> str:
 
 DEVICE_COLUMNS = (
     "d.device_id, d.kind, d.lon, d.lat, d.created_at, d.provisioned_at, d.online, d.last_seen, d.state_ts,"
-    " d.agent_version, d.config_version, d.models, d.health, coalesce(s.acked_seq, 0) AS acked_seq, d.retired_at"
+    " d.agent_version, d.config_version, d.models, d.health, coalesce(s.acked_seq, 0) AS acked_seq, d.retired_at,"
+    " d.clock_offset_s, d.clock_offset_at"
 )
 
 
@@ -240,7 +241,8 @@ def list_devices(
             return rows, int(total["n"]) if total else 0
         at = now or datetime.now(UTC)
         candidates = cur.execute(
-            f"SELECT d.device_id, d.online, d.last_seen, {_STATUS_HEALTH} AS health FROM devices d WHERE {clause}"
+            f"SELECT d.device_id, d.online, d.last_seen, d.clock_offset_s, {_STATUS_HEALTH} AS health"
+            f" FROM devices d WHERE {clause}"
             " ORDER BY d.device_id",
             params,
         ).fetchall()
@@ -248,7 +250,7 @@ def list_devices(
             r["device_id"]
             for r in candidates
             if (status is None or device_status(r["online"], r["last_seen"], r["health"], at) == status)
-            and (has_fault is None or bool(device_faults(r["health"])) == has_fault)
+            and (has_fault is None or bool(device_faults(r["health"], r["clock_offset_s"])) == has_fault)
         ]
         page = matching[offset : offset + limit]
         rows = cur.execute(

@@ -61,9 +61,22 @@ def device_status(
     return DeviceStatus.ONLINE
 
 
-def device_faults(health: dict[str, Any] | None) -> list[str]:
+# A box whose clock is off by more than this is listed with a fault (its events keep their seq order; the protocol
+# dead-letters events over 5 minutes ahead, so the technician hears of a drifting clock well before that).
+CLOCK_SKEW_S = 60.0
+
+
+def clock_skewed(clock_offset_s: float | None) -> bool:
+    return clock_offset_s is not None and abs(clock_offset_s) > CLOCK_SKEW_S
+
+
+def device_faults(health: dict[str, Any] | None, clock_offset_s: float | None = None) -> list[str]:
     """What is wrong per the latest health snapshot, one readable line each (empty: nothing)."""
     faults = []
+    if clock_skewed(clock_offset_s):
+        assert clock_offset_s is not None
+        ahead = "ahead of" if clock_offset_s > 0 else "behind"
+        faults.append(f"clock {abs(clock_offset_s):.0f} s {ahead} the hub's: check the box's time sync (NTP)")
     cameras = (health or {}).get("cameras")
     for camera in cameras if isinstance(cameras, list) else []:
         state = camera.get("status") if isinstance(camera, dict) else None
@@ -88,5 +101,6 @@ def with_status(row: dict[str, Any], now: datetime) -> dict[str, Any]:
         "status": device_status(bool(row.get("online")), row.get("last_seen"), health, now),
         "health_at": health_ts(health),
         "health_interval_s": health_interval_s(health),
-        "faults": device_faults(health),
+        "faults": device_faults(health, row.get("clock_offset_s")),
+        "clock_skewed": clock_skewed(row.get("clock_offset_s")),
     }

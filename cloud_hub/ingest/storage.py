@@ -233,7 +233,7 @@ def record_health(conn: psycopg.Connection, message: Validated, received_at: dat
         # Only a snapshot newer than the one kept replaces it: replicas may store two snapshots out of order.
         "UPDATE devices SET last_seen = greatest(last_seen, %(ts)s), health = %(payload)s::jsonb,"
         " agent_version = coalesce(%(agent)s, agent_version), config_version = coalesce(%(config)s, config_version),"
-        " models = %(models)s "
+        " models = %(models)s, clock_offset_s = %(offset)s, clock_offset_at = %(received)s "
         "WHERE device_id = %(device)s AND (health IS NULL OR (health->>'ts')::timestamptz <= %(ts)s)",
         {
             "ts": health.ts,
@@ -241,6 +241,9 @@ def record_health(conn: psycopg.Connection, message: Validated, received_at: dat
             "agent": health.agent_version,
             "config": health.config_version,
             "models": Jsonb(models),
+            # The box's clock against the hub's (network delay included, well under a second): skew shows here.
+            "offset": round((health.ts - received_at).total_seconds(), 3),
+            "received": received_at,
             "device": message.device_id,
         },
     )
@@ -381,4 +384,22 @@ def store_batch(
         if message.cmd_result is not None:
             record_cmd_result(conn, message, received_at)
     insert_dead_letters(conn, out.dead_letters, received_at)
+    record_clock_offsets(conn, out.dead_letters, received_at)
     return out
+
+
+def record_clock_offsets(conn: psycopg.Connection, letters: Sequence[DeadLetter], received_at: datetime) -> None:
+    """A box whose messages the protocol refuses for their time (over 5 minutes ahead, over 30 days old) is still
+    shown with its clock offset, so a technician sees why it seems silent."""
+    offsets = {
+        letter.device_id: letter.clock_offset_s
+        for letter in letters
+        if letter.device_id is not None and letter.clock_offset_s is not None
+    }
+    if offsets:
+        devices = sorted(offsets)
+        conn.execute(
+            "UPDATE devices d SET clock_offset_s = o.offset_s, clock_offset_at = %s"
+            " FROM unnest(%s::text[], %s::float8[]) AS o(device_id, offset_s) WHERE d.device_id = o.device_id",
+            (received_at, devices, [offsets[d] for d in devices]),
+        )

@@ -70,6 +70,7 @@ class DeadLetter:
     reason: Reason
     detail: str  # names the field or the problem
     raw: bytes  # the whole message, or the one bad event / reading re-encoded
+    clock_offset_s: float | None = None  # ts_in_future / ts_too_old: the device's clock against the hub's
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,10 +102,11 @@ class Validated:
 
 
 class _Rejected(Exception):
-    def __init__(self, reason: Reason, detail: str) -> None:
+    def __init__(self, reason: Reason, detail: str, clock_offset_s: float | None = None) -> None:
         super().__init__(detail)
         self.reason = reason
         self.detail = detail
+        self.clock_offset_s = clock_offset_s
 
 
 def _refuse_constant(name: str) -> Any:
@@ -137,10 +139,13 @@ def _model(model: type[BaseModel], obj: dict[str, Any], prefix: str) -> Any:
 
 
 def _check_ts(ts: datetime, now: datetime, limits: ValidationLimits, where: str) -> None:
+    # The offset rides along so the hub can flag the box's clock even when the protocol refuses its messages.
+    offset = (ts - now).total_seconds()
     if ts > now + timedelta(seconds=limits.max_future_s):
-        raise _Rejected(Reason.TS_IN_FUTURE, f"{where}: {ts.isoformat()} is more than {limits.max_future_s} s ahead")
+        detail = f"{where}: {ts.isoformat()} is more than {limits.max_future_s} s ahead"
+        raise _Rejected(Reason.TS_IN_FUTURE, detail, offset)
     if ts < now - timedelta(seconds=limits.max_past_s):
-        raise _Rejected(Reason.TS_TOO_OLD, f"{where}: {ts.isoformat()} is more than {limits.max_past_s} s old")
+        raise _Rejected(Reason.TS_TOO_OLD, f"{where}: {ts.isoformat()} is more than {limits.max_past_s} s old", offset)
 
 
 def _header(obj: dict[str, Any], schema: str, topic_device: str) -> None:
@@ -179,7 +184,9 @@ def _each(out: Validated, items: list[Any], key: str, check: Any, now: datetime,
             good.append(check(item, where, now, limits))
         except _Rejected as rej:
             raw = orjson.dumps(item)
-            out.dead_letters.append(DeadLetter(out.topic, out.device_id, rej.reason, rej.detail, raw))
+            out.dead_letters.append(
+                DeadLetter(out.topic, out.device_id, rej.reason, rej.detail, raw, rej.clock_offset_s)
+            )
     return good
 
 
@@ -271,5 +278,5 @@ def validate_message(topic: str, payload: bytes, now: datetime, limits: Validati
     except _Rejected as rej:
         out.events.clear()
         out.readings.clear()
-        out.dead_letters = [DeadLetter(topic, out.device_id, rej.reason, rej.detail, payload)]
+        out.dead_letters = [DeadLetter(topic, out.device_id, rej.reason, rej.detail, payload, rej.clock_offset_s)]
     return out

@@ -119,12 +119,14 @@ def incident_events(
 ) -> tuple[list[dict[str, Any]], bool]:
     """The newest `limit` events of an incident in time order, and whether older ones were left out.
 
-    The caller has checked that the incident is visible; its events are then too (the same rule)."""
+    An incident's events are its device's, so their order is the device's own `seq`: a box whose clock was
+    stepped back (an NTP correction mid-stay) or runs hours off still shows them in the order they happened. The
+    caller has checked that the incident is visible; its events are then too (the same rule)."""
     with conn.cursor(row_factory=dict_row) as cur:
         rows = cur.execute(
             f"SELECT {_COLUMNS} FROM incidents i JOIN events e ON {_OF_INCIDENT}"
             " LEFT JOIN evidence v ON v.event_id = e.event_id WHERE i.id = %(id)s"
-            " ORDER BY e.ts DESC, e.seq DESC LIMIT %(limit)s",
+            " ORDER BY e.seq DESC LIMIT %(limit)s",
             {"id": incident_id, "limit": limit + 1},
         ).fetchall()
     truncated = len(rows) > limit

@@ -127,6 +127,11 @@ class DevicePublic(BaseModel):
         description="what a technician should look at: cameras not ok, a refused configuration, faces sent unblurred"
     )
     retired_at: datetime | None = Field(None, description="set when the device was retired (credentials refused)")
+    clock_offset_s: float | None = Field(
+        None, description="the box's clock minus the hub's at its latest health snapshot (positive: ahead)"
+    )
+    clock_offset_at: datetime | None = None
+    clock_skewed: bool = Field(False, description="the clock is off by more than a minute (also listed in faults)")
 
 
 class DeviceRetired(BaseModel):

@@ -2278,6 +2278,19 @@ export interface components {
              * @description set when the device was retired (credentials refused)
              */
             retired_at?: string | null;
+            /**
+             * Clock Offset S
+             * @description the box's clock minus the hub's at its latest health snapshot (positive: ahead)
+             */
+            clock_offset_s?: number | null;
+            /** Clock Offset At */
+            clock_offset_at?: string | null;
+            /**
+             * Clock Skewed
+             * @description the clock is off by more than a minute (also listed in faults)
+             * @default false
+             */
+            clock_skewed: boolean;
         };
         /** DeviceRetired */
         DeviceRetired: {
