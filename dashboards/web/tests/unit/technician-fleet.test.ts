@@ -34,6 +34,7 @@ function device(over: Partial<DeviceRow> = {}): DeviceRow {
     health_at: null,
     health_interval_s: 30,
     faults: [],
+    clock_skewed: false,
     heardAt: 0,
     ...over,
   }
