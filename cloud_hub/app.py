@@ -23,6 +23,7 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool
 
 from cloud_hub.api.metrics import RequestMetricsMiddleware
+from cloud_hub.api.nul_guard import NulGuardMiddleware
 from cloud_hub.api.problems import install_problem_handlers
 from cloud_hub.api.routes import (
     admin_cameras,
@@ -222,6 +223,7 @@ def create_app(settings: HubSettings) -> FastAPI:
     app.state.settings = settings
     app.state.pool = None
     app.state.live = None
+    app.add_middleware(NulGuardMiddleware)  # innermost: its 400s are counted and get the security headers
     app.add_middleware(RequestMetricsMiddleware)
     app.add_middleware(SecurityHeadersMiddleware, extra_img_origin=tile_origin(settings.map_tiles_url))
     for module in (health, auth, event_routes, incidents, work_orders, device_routes, evidence_routes, modes, stats):

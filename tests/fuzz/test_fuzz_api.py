@@ -55,3 +55,33 @@ def test_an_offset_beyond_bigint_is_a_422_naming_it(hub: FuzzHub, path: str) -> 
     assert answer.status_code == 422
     assert answer.headers["content-type"].startswith("application/problem+json")
     assert answer.json()["detail"].startswith("query.offset:")
+
+
+@pytest.mark.parametrize(
+    ("path", "until"),
+    [("/api/v1/stats/sla-daily", "0001-01-01"), ("/api/v1/stats/summary", "0001-01-01T00:00:00Z")],
+)
+def test_an_until_too_early_for_the_default_span_is_a_422_naming_it(hub: FuzzHub, path: str, until: str) -> None:
+    # The default start (until minus the span) fell before year 1: an OverflowError and a 500.
+    answer = TestClient(hub.app).get(path, params={"until": until}, headers=hub.headers["admin"])
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["detail"].startswith("until:")
+
+
+@pytest.mark.parametrize(
+    ("path", "params"),
+    [("/api/v1/admin/changes", {"actor": "\x00"}), ("/api/v1/admin/rosters", {"district_id": "\x00"})],
+)
+def test_a_nul_character_in_a_query_is_a_4xx_naming_it(hub: FuzzHub, path: str, params: dict[str, str]) -> None:
+    # PostgreSQL text cannot hold NUL: the query failed in the database with a 500.
+    answer = TestClient(hub.app).get(path, params=params, headers=hub.headers["admin"])
+    assert answer.status_code in (400, 422), answer.text
+    assert next(iter(params)) in answer.json()["detail"]
+
+
+def test_work_order_ids_beyond_bigint_are_a_422_naming_them(hub: FuzzHub) -> None:
+    body = {"action": "escalate", "ids": [-(2**63) - 1]}
+    headers = hub.headers["admin"] | {"Idempotency-Key": "fuzz-bulk-1"}
+    answer = TestClient(hub.app).post("/api/v1/work-orders/bulk", json=body, headers=headers)
+    assert answer.status_code == 422, answer.text
+    assert "ids" in answer.json()["detail"]
