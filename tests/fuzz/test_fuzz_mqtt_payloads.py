@@ -200,3 +200,11 @@ def test_a_config_version_beyond_the_integer_column_is_refused_naming_the_field(
     assert out.health is None and "config_version" in out.dead_letters[0].detail
     body["config_version"] = 2**31 - 1
     assert validate_message(_topic("health"), json.dumps(body).encode(), NOW, LIMITS).health is not None
+
+
+def test_a_string_that_only_looks_like_an_escaped_nul_is_accepted_and_a_real_nul_refused() -> None:
+    # Found by hypothesis: the six characters \u0000 in a detail were refused as if they were a NUL character.
+    for detail, accepted in (("\\u0000", True), ("\\\\u0000", True), ("\x00", False), ("\\\x00", False)):
+        payload = json.dumps({"cmd_id": str(uuid.uuid4()), "ok": True, "detail": detail}).encode()
+        out = validate_message(_topic("cmd_result"), payload, NOW, LIMITS)
+        assert (out.cmd_result is not None) is accepted, detail
