@@ -24,6 +24,7 @@ from psycopg_pool import ConnectionPool
 
 from cityops.logs import set_role
 from cloud_hub.api.metrics import RequestMetricsMiddleware
+from cloud_hub.api.nul_guard import NulGuardMiddleware
 from cloud_hub.api.problems import install_problem_handlers
 from cloud_hub.api.request_context import RequestContextMiddleware
 from cloud_hub.api.routes import (
@@ -224,6 +225,7 @@ def create_app(settings: HubSettings) -> FastAPI:
     app.state.settings = settings
     app.state.pool = None
     app.state.live = None
+    app.add_middleware(NulGuardMiddleware)  # innermost: its 400s are counted and get the security headers
     app.add_middleware(RequestMetricsMiddleware)
     app.add_middleware(SecurityHeadersMiddleware, extra_img_origin=tile_origin(settings.map_tiles_url))
     app.add_middleware(RequestContextMiddleware)  # outermost: every log line of the request carries its id

@@ -18,6 +18,10 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 MAX_EVENT_BATCH_BYTES = 256 * 1024
 MAX_EVENTS_PER_BATCH = 500
 MAX_READINGS_PER_BATCH = 5000
+# The hub's columns: `seq` is a bigint, `config_version` an integer; a larger number passed validation and then
+# failed the database write (found by tests/fuzz), so it is refused here with the field named.
+MAX_SEQ = 2**63 - 1
+MAX_CONFIG_VERSION = 2**31 - 1
 
 EVENTS_SCHEMA = "cityops.events/1"
 TELEMETRY_SCHEMA = "cityops.telemetry/1"
@@ -98,7 +102,7 @@ class EvidenceMissing(_Message):
 
 class Event(_Message):
     event_id: str
-    seq: int = Field(ge=1)
+    seq: int = Field(ge=1, le=MAX_SEQ)
     ts: UtcDatetime
     kind: str = Field(min_length=1, max_length=64)
     phase: Phase
@@ -162,7 +166,7 @@ class HealthSnapshot(_Message):
     ts: UtcDatetime
     uptime_s: float | None = None
     agent_version: str | None = None
-    config_version: int | None = None
+    config_version: int | None = Field(default=None, ge=0, le=MAX_CONFIG_VERSION)
     cameras: list[CameraHealth] = Field(default_factory=list)
     inference_ms_p50: float | None = None
     outbox_depth: int | None = None

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 import psycopg
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, HTTPException, Query, Request, status
 from fastapi.security import HTTPBasic, HTTPBasicCredentials, HTTPBearer, OAuth2PasswordBearer
 from fastapi.security.http import HTTPAuthorizationCredentials
 from psycopg_pool import ConnectionPool
@@ -65,6 +65,10 @@ def _connection(pool: PoolDep) -> Iterator[psycopg.Connection]:
 # scope="function": commit before the response is sent, so a client that got 200 always finds its change
 # stored (and a failing commit becomes a 500 instead of a success already sent).
 ConnDep = Annotated[psycopg.Connection, Depends(_connection, scope="function")]
+
+# PostgreSQL's bigint: a larger offset failed in the database (500) instead of a 422 naming the parameter.
+PG_BIGINT_MAX = 2**63 - 1
+Offset = Annotated[int, Query(ge=0, le=PG_BIGINT_MAX)]
 
 _oauth2 = OAuth2PasswordBearer(tokenUrl=TOKEN_URL, auto_error=False)
 

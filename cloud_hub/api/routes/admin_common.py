@@ -7,6 +7,7 @@ from typing import Annotated
 import psycopg
 from fastapi import Depends, Query, Request
 
+from cloud_hub.api.deps import Offset as Offset  # re-exported: the admin routers page like the others
 from cloud_hub.api.deps import require_roles
 from cloud_hub.api.problems import problem_responses
 from cloud_hub.auth.users import User
@@ -15,7 +16,6 @@ from cloud_hub.auth.users import User
 Reader = Annotated[User, Depends(require_roles("admin", "commander"))]
 Admin = Annotated[User, Depends(require_roles("admin"))]
 Limit = Annotated[int, Query(ge=1, le=1000)]
-Offset = Annotated[int, Query(ge=0)]
 
 ERRORS = problem_responses(401, 403, 422)
 NOT_FOUND = problem_responses(404)

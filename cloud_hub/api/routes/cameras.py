@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import BaseModel, Field
 
-from cloud_hub.api.deps import ConnDep, CurrentUser
+from cloud_hub.api.deps import ConnDep, CurrentUser, Offset
 from cloud_hub.api.schemas import Page
 from cloud_hub.auth.scope import load_scope
 from cloud_hub.devices.status import DeviceStatus, device_status
@@ -63,7 +63,7 @@ def list_camera_map_route(
     device_id: str | None = None,
     fault: Annotated[bool | None, Query(description="true: only cameras with an open fault; false: without")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_CAMERAS)] = 5000,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> Page[CameraMapItem]:
     """Cameras by id, with their device's status (online, stale, offline, never_seen) and open faults."""
     if not load_scope(conn, user).sees_device():

@@ -26,7 +26,7 @@ from fastapi import APIRouter, BackgroundTasks, Body, Depends, Header, HTTPExcep
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from cityops.contract.model_release import sign_release
-from cloud_hub.api.deps import ConnDep, DeviceIdentity, PoolDep, SettingsDep, require_roles
+from cloud_hub.api.deps import ConnDep, DeviceIdentity, Offset, PoolDep, SettingsDep, require_roles
 from cloud_hub.api.routes.devices import DeviceViewer
 from cloud_hub.api.schemas import Page
 from cloud_hub.auth.users import User
@@ -299,7 +299,7 @@ def list_commands_route(
     conn: ConnDep,
     user: Viewer,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> Page[CommandPublic]:
     """The device's commands, newest first."""
     records, count = control.list_commands(conn, device_id, limit, offset)
@@ -495,7 +495,7 @@ def config_history_route(
     conn: ConnDep,
     user: Viewer,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> Page[ConfigVersion]:
     """The device's desired configurations, newest version first."""
     records, count = control.config_history(conn, device_id, limit, offset)
@@ -547,7 +547,7 @@ def list_snapshots_route(
     conn: ConnDep,
     user: Viewer,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> Page[SnapshotPublic]:
     """The device's stored snapshots (the newest few per camera are kept), newest first."""
     records, count = control.list_snapshots(conn, device_id, limit, offset)

@@ -17,7 +17,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from cloud_hub.api.deps import ConnDep, CurrentUser, SettingsDep, require_roles
+from cloud_hub.api.deps import ConnDep, CurrentUser, Offset, SettingsDep, require_roles
 from cloud_hub.api.schemas import Page
 from cloud_hub.auth.scope import load_scope
 from cloud_hub.auth.security import create_device_token
@@ -177,7 +177,7 @@ def list_devices_route(
     q: Annotated[str | None, Query(max_length=64, description="part of the device id (any case)")] = None,
     has_fault: Annotated[bool | None, Query(description="true: devices with faults; false: without")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> Page[DevicePublic]:
     now = datetime.now(UTC)
     rows, count = list_devices(

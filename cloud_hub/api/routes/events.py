@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import BaseModel
 
-from cloud_hub.api.deps import ConnDep, CurrentUser
+from cloud_hub.api.deps import ConnDep, CurrentUser, Offset
 from cloud_hub.api.schemas import Page
 from cloud_hub.auth.scope import load_scope
 from cloud_hub.evidence.access import for_role
@@ -49,7 +49,7 @@ def list_events_route(
     since: Annotated[datetime | None, Query(description="events with ts at or after (RFC 3339)")] = None,
     until: Annotated[datetime | None, Query(description="events with ts before (RFC 3339)")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> Page[EventPublic]:
     """Admins and city-wide commanders: every event; commanders with districts: their districts' (by incident or
     by the source's place); officers: the events of incidents they may see; technicians: camera faults."""

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 import psycopg
 from fastapi import APIRouter, HTTPException, Query, status
 
-from cloud_hub.api.deps import ConnDep, CurrentUser
+from cloud_hub.api.deps import ConnDep, CurrentUser, Offset
 from cloud_hub.api.schemas import (
     IncidentPublic,
     IncidentTimeline,
@@ -81,7 +81,7 @@ def list_incidents_route(
         Query(description="last_seen (newest first), severity (red first, then newest), first_seen (newest first)"),
     ] = "last_seen",
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> Page[IncidentPublic]:
     """The incidents the user may see, each with its work order's summary."""
     try:

@@ -20,7 +20,14 @@ from pydantic import BaseModel
 from starlette.datastructures import UploadFile
 
 from cityops.contract.model_release import key_id, public_key_text
-from cloud_hub.api.deps import ConnDep, SettingsDep, authenticate_device_token, authenticate_token, require_roles
+from cloud_hub.api.deps import (
+    ConnDep,
+    Offset,
+    SettingsDep,
+    authenticate_device_token,
+    authenticate_token,
+    require_roles,
+)
 from cloud_hub.api.schemas import Page
 from cloud_hub.auth.security import TokenError, decode_access_token, decode_device_token
 from cloud_hub.auth.users import User
@@ -161,7 +168,7 @@ def list_models_route(
     settings: SettingsDep,
     name: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> Page[ModelPublic]:
     """Registered model files, newest first."""
     records, count = list_models(conn, name, limit, offset)

@@ -100,6 +100,9 @@ def sla_daily_route(
 ) -> Page[SlaDailyRow]:
     """SLA figures per due day (in the hub's rollup time zone), grouped by `by` (default: kind and district)."""
     until = until or datetime.now(UTC).date()
+    if since is None and until < date.min + timedelta(days=30):
+        # the default start would be before year 1 (an OverflowError, a 500, found by tests/fuzz)
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"until: {until} is too early; give since as well")
     since = since or until - timedelta(days=30)
     filters = {k: v for k, v in (("kind", kind), ("district", district)) if v is not None}
     try:
@@ -122,6 +125,10 @@ def _span(since: datetime | None, until: datetime | None, default: timedelta) ->
     until = until or datetime.now(UTC)
     try:
         return kpi.TimeRange(since or until - default, until)
+    except OverflowError:  # the default start would be before year 1
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT, f"until: {until.isoformat()} is too early; give since as well"
+        ) from None
     except StatsQueryError as exc:
         raise _unprocessable(exc) from None
 

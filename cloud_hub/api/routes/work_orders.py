@@ -15,7 +15,7 @@ import psycopg
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, status
 from fastapi.responses import JSONResponse
 
-from cloud_hub.api.deps import ConnDep, require_roles
+from cloud_hub.api.deps import ConnDep, Offset, require_roles
 from cloud_hub.api.schemas import (
     Page,
     TransitionPublic,
@@ -153,7 +153,7 @@ def list_work_orders(
         store.Sort, Query(description="urgency: severity, then nearest deadline (default); newest; due")
     ] = "urgency",
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> Page[WorkOrderPublic]:
     """The work orders the caller may see: admins all, commanders their districts (none listed: the whole city),
     officers those of the grids on their roster or supervised by them and those assigned to them."""
