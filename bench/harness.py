@@ -88,7 +88,8 @@ class IngestStack:
     def start_hub(self, name: str, command: list[str], **extra_env: str) -> subprocess.Popen[bytes]:
         """`command` after `python -m`, e.g. ["cityops.cli", "hub", "ingest", "--workers", "2"]."""
         log = self.tmp / f"hub-{name}.log"
-        self.logs.append(log)
+        if log not in self.logs:  # a restarted replica appends to its earlier log
+            self.logs.append(log)
         with log.open("ab") as out:
             proc = subprocess.Popen(
                 [sys.executable, "-m", *command], env=self.hub_env(f"bench-{name}", **extra_env), cwd=self.code_dir,
@@ -152,6 +153,26 @@ class IngestStack:
             if got != (n, n, 1 if n else None, n if n else None, n):
                 problems[device_id] = {"rows": got[0], "distinct_seq": got[1], "min": got[2], "max": got[3]}
         return problems
+
+    def tally(self, expected: dict[str, int]) -> dict[str, int]:
+        """The fault suite's figures, counted in the database: each device sent seqs 1..N once each (retransmissions
+        are the same events again); `stored` counts distinct (device, seq) present, `lost` those absent, `duplicated`
+        the rows beyond one per (device, seq) or per event_id."""
+        rows = self.query(
+            "SELECT device_id, count(*), count(DISTINCT seq), count(DISTINCT event_id),"
+            " count(DISTINCT seq) FILTER (WHERE seq BETWEEN 1 AND x.n)"
+            " FROM events JOIN unnest(%s::text[], %s::bigint[]) AS x(device_id, n) USING (device_id)"
+            " GROUP BY device_id",
+            (list(expected), list(expected.values())),
+        )
+        found = {r[0]: r[1:] for r in rows}
+        sent = stored = duplicated = 0
+        for device_id, n in expected.items():
+            count, distinct_seq, distinct_id, in_range = found.get(device_id, (0, 0, 0, 0))
+            sent += n
+            stored += in_range
+            duplicated += count - min(distinct_seq, distinct_id)
+        return {"events_sent": sent, "stored": stored, "lost": sent - stored, "duplicated": duplicated}
 
 
 def wait_until(what: str, probe: Callable[[], Any], timeout_s: float, interval_s: float = 0.25) -> Any:
