@@ -61,11 +61,18 @@ class IngestStack:
         time.sleep(down_s)
         self.broker = start_isolated_broker(self.tmp / "broker", port=port)
 
-    def provision(self, prefix: str, count: int) -> list[DeviceSpec]:
+    def provision(self, prefix: str, count: int, register: bool = False) -> list[DeviceSpec]:
+        """Broker credentials for `count` devices; `register` also records them with the hub (as `cityops device
+        provision` does), which its HTTP API needs (evidence uploads authenticate against the devices table)."""
         from cloud_hub.broker.dynsec import DynsecAdmin
+        from cloud_hub.devices.registry import provision_device
 
-        specs = [DeviceSpec(f"{prefix}-{i:04d}", secrets.token_urlsafe(16)) for i in range(count)]
+        ids = [f"{prefix}-{i:04d}" for i in range(count)]
         with DynsecAdmin.connect(self.broker.admin_endpoint, timeout_s=10.0) as admin:
+            if register:
+                with psycopg.connect(self.db.url, connect_timeout=5) as conn:
+                    return [DeviceSpec(d, provision_device(conn, admin, d, "edge")) for d in ids]
+            specs = [DeviceSpec(d, secrets.token_urlsafe(16)) for d in ids]
             for spec in specs:
                 assert spec.password is not None
                 admin.provision_device(spec.device_id, spec.password)
@@ -107,6 +114,29 @@ class IngestStack:
         return self.start_hub(
             name, ["cloud_hub.ingest.worker", "--index", str(index)], CITYOPS_SHARE_GROUP=share_group, **env
         )
+
+    def start_api(self, name: str, **env: str) -> str:
+        """An API-only hub process (`cityops hub run --no-ingest`) on a free port; returns its URL once /healthz
+        answers. No periodic jobs or live relay: the faults here are about requests, not those threads."""
+        import httpx
+
+        from cloud_hub.stack.processes import free_tcp_port
+
+        port = free_tcp_port()
+        settings = {"CITYOPS_SCHEDULER": "false", "CITYOPS_LIVE": "false", **env}
+        proc = self.start_hub(name, ["cityops.cli", "hub", "run", "--no-ingest", "--port", str(port)], **settings)
+        url = f"http://127.0.0.1:{port}"
+
+        def up() -> bool:
+            if proc.poll() is not None:
+                raise RuntimeError(f"hub API {name} exited with {proc.returncode}:\n{self.log_tail()}")
+            try:
+                return httpx.get(f"{url}/healthz", timeout=2).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        wait_until(f"hub API {name} answering", up, timeout_s=120, interval_s=0.5)
+        return url
 
     def stop_hubs(self) -> None:
         for proc in self.hubs:
