@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -26,6 +27,8 @@ from edge_agent.comms.mqtt_link import MqttLink
 from edge_agent.comms.outbox import Outbox
 from edge_agent.comms.sender import EventSender
 from edge_agent.config import MqttUrl
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 class EdgeDevice:
@@ -88,6 +91,41 @@ class EdgeDevice:
         if self.uploader is not None:
             self.uploader.close()
         self.outbox.close()
+
+
+def record_for(devices: list[EdgeDevice], seconds: float, rate: float) -> int:
+    """Every device records `rate` events per second for `seconds`, paced; returns how many each recorded."""
+    started, done = time.monotonic(), 0
+    while (elapsed := time.monotonic() - started) < seconds:
+        if done < rate * elapsed:
+            for device in devices:
+                device.record()
+            done += 1
+        else:
+            time.sleep(0.005)
+    return done
+
+
+def spawn_writer(
+    work: Path, device: str, password: str, host: str, port: int, events: int, rate: float
+) -> subprocess.Popen[bytes]:
+    """This module as a process on `work`/outbox.sqlite, recording into `work`/committed.txt, logging to
+    `work`/writer.log (appended: one log across restarts)."""
+    with (work / "writer.log").open("ab") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "bench.edge_writer", "--outbox", str(work / "outbox.sqlite"), "--device", device,
+             "--password", password, "--host", host, "--port", str(port), "--events", str(events),
+             "--rate", str(rate), "--record", str(work / "committed.txt")],
+            cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+
+
+def committed(work: Path) -> dict[int, str]:
+    """seq -> event_id the writer saw committed; a line cut by a kill is skipped (its event may still exist)."""
+    path = work / "committed.txt"
+    lines = path.read_text().splitlines() if path.exists() else []
+    pairs = (line.split() for line in lines)
+    return {int(p[0]): p[1] for p in pairs if len(p) == 2 and len(p[1]) == 36 and p[0].isdigit()}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -205,6 +205,20 @@ class IngestStack:
         return {"events_sent": sent, "stored": stored, "lost": sent - stored, "duplicated": duplicated}
 
 
+def mount_small_disk(where: Path, size: str) -> str | None:
+    """A size-limited tmpfs at `where` (a full disk on demand); None when mounted, else why not (needs root)."""
+    where.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)], capture_output=True)
+    if done.returncode == 0:
+        return None
+    return f"cannot mount a {size} tmpfs at {where} (needs root): {done.stderr.decode().strip() or done.returncode}"
+
+
+def unmount(where: Path) -> None:
+    if subprocess.run(["umount", str(where)], capture_output=True).returncode != 0:
+        subprocess.run(["umount", "-l", str(where)], check=True)  # busy (a process still stopping): detach now
+
+
 def wait_until(what: str, probe: Callable[[], Any], timeout_s: float, interval_s: float = 0.25) -> Any:
     deadline = time.monotonic() + timeout_s
     last = None

@@ -11,32 +11,15 @@ import os
 import random
 import signal
 import sqlite3
-import subprocess
-import sys
 import time
 from pathlib import Path
 
-from bench.harness import REPO, IngestStack, wait_until
+from bench.edge_writer import committed, spawn_writer
+from bench.harness import IngestStack, wait_until
 
 KILLS = 4
 EVENTS = 1200
 RATE = 300  # events/s: each life writes a few hundred, so the kills land mid-stream and some life finishes it
-
-
-def _writer(stack: IngestStack, device: str, password: str, work: Path) -> subprocess.Popen[bytes]:
-    with (work / "writer.log").open("ab") as log:
-        return subprocess.Popen(
-            [sys.executable, "-m", "bench.edge_writer", "--outbox", str(work / "outbox.sqlite"), "--device", device,
-             "--password", password, "--host", stack.broker.host, "--port", str(stack.broker.port),
-             "--events", str(EVENTS), "--rate", str(RATE), "--record", str(work / "committed.txt")],
-            cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-
-
-def _committed(path: Path) -> dict[int, str]:
-    """seq -> event_id the writer saw committed; a line cut by the kill is skipped (its event may still exist)."""
-    pairs = (line.split() for line in path.read_text().splitlines() if line.endswith(tuple("0123456789abcdef")))
-    return {int(p[0]): p[1] for p in pairs if len(p) == 2 and len(p[1]) == 36}
 
 
 def _lines(path: Path) -> int:
@@ -50,10 +33,11 @@ def test_edge_kill9_in_a_loop_during_writes(one_stack: IngestStack, tmp_path: Pa
     seed = int(os.environ.get("CITYOPS_FAULT_SEED", random.randrange(1 << 30)))
     rng = random.Random(seed)
     record = tmp_path / "committed.txt"
+    where = (spec.device_id, spec.password, one_stack.broker.host, one_stack.broker.port)
     kills = 0
     for _ in range(KILLS):
         before = _lines(record)
-        writer = _writer(one_stack, spec.device_id, spec.password, tmp_path)
+        writer = spawn_writer(tmp_path, *where, EVENTS, RATE)
         wait_until("the writer recording", lambda b=before, w=writer: _lines(record) > b or w.poll() is not None, 60)
         time.sleep(rng.uniform(0.0, 1.0))  # a random moment: mid-append, mid-send or mid-ack
         if writer.poll() is not None:
@@ -61,7 +45,7 @@ def test_edge_kill9_in_a_loop_during_writes(one_stack: IngestStack, tmp_path: Pa
         writer.send_signal(signal.SIGKILL)
         writer.wait(timeout=10)
         kills += 1
-    final = _writer(one_stack, spec.device_id, spec.password, tmp_path)
+    final = spawn_writer(tmp_path, *where, EVENTS, RATE)
     assert final.wait(timeout=240) == 0, (tmp_path / "writer.log").read_text()[-3000:] + one_stack.log_tail()
     assert kills >= 2, f"only {kills} kills landed mid-stream (seed {seed}); the test would prove little"
 
@@ -73,7 +57,6 @@ def test_edge_kill9_in_a_loop_during_writes(one_stack: IngestStack, tmp_path: Pa
     assert figures == {"events_sent": EVENTS, "stored": EVENTS, "lost": 0, "duplicated": 0}, f"seed {seed}"
     stored = dict(one_stack.query("SELECT seq, event_id::text FROM events WHERE device_id = %s", (spec.device_id,)))
     assert sorted(stored) == list(range(1, EVENTS + 1)), f"seed {seed}"
-    committed = _committed(record)
-    differ = {seq: eid for seq, eid in committed.items() if stored.get(seq) != eid}
+    differ = {seq: eid for seq, eid in committed(tmp_path).items() if stored.get(seq) != eid}
     assert differ == {}, f"events committed to the outbox but not stored as committed (seed {seed}): {differ}"
     one_stack.stop_hubs()

@@ -8,28 +8,15 @@ relay that cuts their connections (`bench.netcut.NetworkCut`)."""
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 
-from bench.edge_writer import EdgeDevice
+from bench.edge_writer import EdgeDevice, record_for
 from bench.harness import IngestStack, wait_until
 from bench.netcut import NetworkCut
 
 OUTAGE_S = float(os.environ.get("CITYOPS_OUTAGE_S", "20"))
 DEVICES = 2
 RATE = 20  # events/s per device: a busy camera
-
-
-def record_for(devices: list[EdgeDevice], seconds: float, rate: float) -> None:
-    """Every device records `rate` events per second for `seconds`, paced."""
-    started, done = time.monotonic(), 0
-    while (elapsed := time.monotonic() - started) < seconds:
-        if done < rate * elapsed:
-            for device in devices:
-                device.record()
-            done += 1
-        else:
-            time.sleep(0.005)
 
 
 def test_edge_network_outage_outbox_grows_then_replays_once(one_stack: IngestStack, tmp_path: Path) -> None:

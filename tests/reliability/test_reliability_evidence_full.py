@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,7 +19,7 @@ import httpx
 import pytest
 
 from bench.edge_writer import EdgeDevice
-from bench.harness import IngestStack, wait_until
+from bench.harness import IngestStack, mount_small_disk, unmount, wait_until
 
 DISK = "8m"
 FILLER_BYTES = 7 * 1024 * 1024  # leaves room for about two pictures
@@ -31,20 +30,15 @@ PICTURES = 8
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
     where = tmp_path / "evidence"
-    where.mkdir()
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", f"size={DISK}", "tmpfs", str(where)], capture_output=True, text=True
-    )
-    if mounted.returncode != 0:
-        why = f"cannot mount a {DISK} tmpfs at {where} (needs root): {mounted.stderr.strip() or mounted.returncode}"
+    why = mount_small_disk(where, DISK)
+    if why is not None:
         if os.environ.get("CI") == "true":
             pytest.fail(why)
         pytest.skip(why)
     try:
         yield where
     finally:
-        if subprocess.run(["umount", str(where)], capture_output=True).returncode != 0:
-            subprocess.run(["umount", "-l", str(where)], check=True)  # busy (a hub still stopping): detach now
+        unmount(where)
 
 
 def _picture(path: Path, i: int) -> Path:
