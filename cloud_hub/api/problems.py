@@ -14,6 +14,7 @@ Retry-After) are kept. A route that needs extra members raises `Problem(status, 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from http import HTTPStatus
 from typing import Any
@@ -27,6 +28,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from cloud_hub.core.errors import RuleViolation
 from cloud_hub.evidence.store import EvidenceStoreFull
+
+log = logging.getLogger(__name__)
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_BASE = "https://cityops.dev/problems/"
@@ -214,6 +217,7 @@ async def _rule_violation(request: Request, exc: Exception) -> JSONResponse:
 
 async def _store_full(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, EvidenceStoreFull)
+    log.warning("upload refused with 507: %s", exc)
     # 507, not 500: the request was fine and the hub is up; the client keeps the picture and retries later.
     detail = f"{exc.strerror}; nothing was stored, retry later"
     body = problem_body(507, detail, request.url.path, extensions={"retry_after_s": STORE_FULL_RETRY_AFTER_S})

@@ -77,7 +77,8 @@ class FilesystemEvidenceStore:
             if exc.errno not in NO_SPACE_ERRNOS:
                 raise
             self.capacity.refused_write()
-            raise EvidenceStoreFull(exc.errno, f"evidence store {self.root} is full: {exc.strerror}") from exc
+            # The path goes to the hub's log (filename), never into the answer to the device (strerror).
+            raise EvidenceStoreFull(exc.errno, "the evidence store is full", str(self.root)) from exc
         self.capacity.wrote()
         return str(path)
 
