@@ -45,6 +45,12 @@ class LoadSpec:
     deadline_s: float = 300.0
     username_override: str | None = None  # publish as this identity (e.g. the hub's) instead of the device's
     password_override: str | None = None
+    # Long runs (bench.soak): events built as they are sent instead of all up front (memory bounded by the window),
+    # and the rest of a device's traffic: a telemetry batch and a health snapshot every so many seconds.
+    prebuild: bool = True
+    telemetry_every_s: float | None = None
+    readings_per_batch: int = 5
+    health_every_s: float | None = None
 
 
 def event_json(seq: int, now_text: str) -> bytes:
@@ -54,6 +60,22 @@ def event_json(seq: int, now_text: str) -> bytes:
         b'"subtype":"no_parking_zone","phase":"update","incident_key":"bench/zone-a/track-%d","confidence":0.8,'
         b'"zone_id":"zone-a","bbox":[0.1,0.2,0.3,0.4],"track_id":%d,"measurements":{"dwell_s":31.5}}'
         % (new_event_id().encode(), seq, now_text.encode(), seq % 50, seq % 50)
+    )
+
+
+def telemetry_json(device_id: str, now_text: str, readings: int, value: float) -> bytes:
+    body = b",".join(
+        b'{"sensor_id":"s%d","metric":"water_level_cm","ts":"%s","value":%.1f}' % (i, now_text.encode(), value)
+        for i in range(readings)
+    )
+    return b'{"schema":"cityops.telemetry/1","device_id":"%s","readings":[%s]}' % (device_id.encode(), body)
+
+
+def health_json(device_id: str, now_text: str, uptime_s: float, outbox_depth: int) -> bytes:
+    return (
+        b'{"schema":"cityops.health/1","device_id":"%s","ts":"%s","uptime_s":%.0f,"agent_version":"sim",'
+        b'"outbox_depth":%d,"cameras":[{"camera_id":"cam-1","status":"ok","fps":5.0}]}'
+        % (device_id.encode(), now_text.encode(), uptime_s, outbox_depth)
     )
 
 
@@ -83,6 +105,9 @@ class SimDevice:
     _client: Any = None
     _reconnected: bool = False
     _outbox: list[bytes] = field(default_factory=list)  # event seq s is _outbox[s - 1]
+    _started: float = field(default_factory=time.monotonic)
+    _telemetry_at: float = 0.0
+    _health_at: float = 0.0
 
     def fill_outbox(self) -> None:
         """Serialise every event before the clock starts, as an edge outbox holds them ready to send: the hub is
@@ -142,9 +167,14 @@ class SimDevice:
         """Build and publish the next batch; returns how many events it carried."""
         n = min(self.load.events_per_message, self.load.events_per_device - self.next_seq + 1)
         first = self.next_seq
-        if len(self._outbox) < first + n - 1:
-            self.fill_outbox()
-        payload = batch_json(self.spec.device_id, self._outbox[first - 1 : first - 1 + n])
+        if not self.load.prebuild:
+            now_text = format_ts(utc_now())
+            events = [event_json(s, now_text) for s in range(first, first + n)]
+        else:
+            if len(self._outbox) < first + n - 1:
+                self.fill_outbox()
+            events = self._outbox[first - 1 : first - 1 + n]
+        payload = batch_json(self.spec.device_id, events)
         with self._lock:
             self._unacked[first] = _Pending(first + n - 1, payload, time.monotonic())
             self.next_seq += n
@@ -168,29 +198,60 @@ class SimDevice:
         for payload in resend:
             self._publish(payload)
 
+    def unacked_events(self) -> int:
+        with self._lock:
+            return self.next_seq - 1 - self.acked
+
+    def side_traffic_if_due(self, now: float) -> int:
+        """Telemetry (QoS 1) and health (QoS 0) when due; returns how many messages went."""
+        load, sent = self.load, 0
+        if load.telemetry_every_s and now >= self._telemetry_at:
+            self._telemetry_at = now + load.telemetry_every_s
+            payload = telemetry_json(self.spec.device_id, format_ts(utc_now()), load.readings_per_batch, now % 100)
+            self._client.publish(device_topic(self.spec.device_id, Topic.TELEMETRY), payload, qos=1)
+            sent += 1
+        if load.health_every_s and now >= self._health_at:
+            self._health_at = now + load.health_every_s
+            payload = health_json(self.spec.device_id, format_ts(utc_now()), now - self._started, self.unacked_events())
+            self._client.publish(device_topic(self.spec.device_id, Topic.HEALTH), payload, qos=0)
+            sent += 1
+        return sent
+
     def _publish(self, payload: bytes) -> None:
         self._client.publish(device_topic(self.spec.device_id, Topic.EVENTS), payload, qos=1)
 
 
-def run_devices(load: LoadSpec) -> dict[str, Any]:
-    """Drive all devices of `load` until every event is acked or the deadline; returns figures for the parent."""
+def run_devices(load: LoadSpec, progress: Any = None, stop: Any = None) -> dict[str, Any]:
+    """Drive all devices of `load` until every event is acked, the deadline, or `stop` (a multiprocessing Event)
+    is set; returns figures for the parent. `progress`, a shared array of 4 integers, is kept at (events sent,
+    events acked, events unacked, telemetry and health messages sent) about once a second, for a watching parent."""
     devices = [SimDevice(spec, load) for spec in load.devices]
     for device in devices:
-        device.fill_outbox()
+        if load.prebuild:
+            device.fill_outbox()
         device.connect()
     started = time.monotonic()
     deadline = started + load.deadline_s
-    sent = 0
+    sent = side = 0
+    reported_at = 0.0
     try:
         while time.monotonic() < deadline and not all(d.done for d in devices):
+            if stop is not None and stop.is_set():
+                break
             progressed = False
+            now = time.monotonic()
             for device in devices:
                 device.retransmit_if_due()
+                side += device.side_traffic_if_due(now)
                 if load.rate_eps is not None and sent >= load.rate_eps * (time.monotonic() - started):
                     continue  # paced: ahead of the schedule
                 if device.can_send():
                     sent += device.send_next()
                     progressed = True
+            if progress is not None and now - reported_at >= 1.0:
+                reported_at = now
+                acked = sum(d.acked for d in devices)
+                progress[:] = [sent, acked, sum(d.unacked_events() for d in devices), side]
             if not progressed:
                 time.sleep(0.002)
     finally:

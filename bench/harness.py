@@ -61,11 +61,18 @@ class IngestStack:
         time.sleep(down_s)
         self.broker = start_isolated_broker(self.tmp / "broker", port=port)
 
-    def provision(self, prefix: str, count: int) -> list[DeviceSpec]:
+    def provision(self, prefix: str, count: int, register: bool = False) -> list[DeviceSpec]:
+        """Broker credentials for `count` devices; `register` also records them with the hub (as `cityops device
+        provision` does), which its HTTP API needs (evidence uploads authenticate against the devices table)."""
         from cloud_hub.broker.dynsec import DynsecAdmin
+        from cloud_hub.devices.registry import provision_device
 
-        specs = [DeviceSpec(f"{prefix}-{i:04d}", secrets.token_urlsafe(16)) for i in range(count)]
+        ids = [f"{prefix}-{i:04d}" for i in range(count)]
         with DynsecAdmin.connect(self.broker.admin_endpoint, timeout_s=10.0) as admin:
+            if register:
+                with psycopg.connect(self.db.url, connect_timeout=5) as conn:
+                    return [DeviceSpec(d, provision_device(conn, admin, d, "edge")) for d in ids]
+            specs = [DeviceSpec(d, secrets.token_urlsafe(16)) for d in ids]
             for spec in specs:
                 assert spec.password is not None
                 admin.provision_device(spec.device_id, spec.password)
@@ -88,7 +95,8 @@ class IngestStack:
     def start_hub(self, name: str, command: list[str], **extra_env: str) -> subprocess.Popen[bytes]:
         """`command` after `python -m`, e.g. ["cityops.cli", "hub", "ingest", "--workers", "2"]."""
         log = self.tmp / f"hub-{name}.log"
-        self.logs.append(log)
+        if log not in self.logs:  # a restarted replica appends to its earlier log
+            self.logs.append(log)
         with log.open("ab") as out:
             proc = subprocess.Popen(
                 [sys.executable, "-m", *command], env=self.hub_env(f"bench-{name}", **extra_env), cwd=self.code_dir,
@@ -106,6 +114,29 @@ class IngestStack:
         return self.start_hub(
             name, ["cloud_hub.ingest.worker", "--index", str(index)], CITYOPS_SHARE_GROUP=share_group, **env
         )
+
+    def start_api(self, name: str, **env: str) -> str:
+        """An API-only hub process (`cityops hub run --no-ingest`) on a free port; returns its URL once /healthz
+        answers. No periodic jobs or live relay: the faults here are about requests, not those threads."""
+        import httpx
+
+        from cloud_hub.stack.processes import free_tcp_port
+
+        port = free_tcp_port()
+        settings = {"CITYOPS_SCHEDULER": "false", "CITYOPS_LIVE": "false", **env}
+        proc = self.start_hub(name, ["cityops.cli", "hub", "run", "--no-ingest", "--port", str(port)], **settings)
+        url = f"http://127.0.0.1:{port}"
+
+        def up() -> bool:
+            if proc.poll() is not None:
+                raise RuntimeError(f"hub API {name} exited with {proc.returncode}:\n{self.log_tail()}")
+            try:
+                return httpx.get(f"{url}/healthz", timeout=2).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        wait_until(f"hub API {name} answering", up, timeout_s=120, interval_s=0.5)
+        return url
 
     def stop_hubs(self) -> None:
         for proc in self.hubs:
@@ -152,6 +183,40 @@ class IngestStack:
             if got != (n, n, 1 if n else None, n if n else None, n):
                 problems[device_id] = {"rows": got[0], "distinct_seq": got[1], "min": got[2], "max": got[3]}
         return problems
+
+    def tally(self, expected: dict[str, int]) -> dict[str, int]:
+        """The fault suite's figures, counted in the database: each device sent seqs 1..N once each (retransmissions
+        are the same events again); `stored` counts distinct (device, seq) present, `lost` those absent, `duplicated`
+        the rows beyond one per (device, seq) or per event_id."""
+        rows = self.query(
+            "SELECT device_id, count(*), count(DISTINCT seq), count(DISTINCT event_id),"
+            " count(DISTINCT seq) FILTER (WHERE seq BETWEEN 1 AND x.n)"
+            " FROM events JOIN unnest(%s::text[], %s::bigint[]) AS x(device_id, n) USING (device_id)"
+            " GROUP BY device_id",
+            (list(expected), list(expected.values())),
+        )
+        found = {r[0]: r[1:] for r in rows}
+        sent = stored = duplicated = 0
+        for device_id, n in expected.items():
+            count, distinct_seq, distinct_id, in_range = found.get(device_id, (0, 0, 0, 0))
+            sent += n
+            stored += in_range
+            duplicated += count - min(distinct_seq, distinct_id)
+        return {"events_sent": sent, "stored": stored, "lost": sent - stored, "duplicated": duplicated}
+
+
+def mount_small_disk(where: Path, size: str) -> str | None:
+    """A size-limited tmpfs at `where` (a full disk on demand); None when mounted, else why not (needs root)."""
+    where.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)], capture_output=True)
+    if done.returncode == 0:
+        return None
+    return f"cannot mount a {size} tmpfs at {where} (needs root): {done.stderr.decode().strip() or done.returncode}"
+
+
+def unmount(where: Path) -> None:
+    if subprocess.run(["umount", str(where)], capture_output=True).returncode != 0:
+        subprocess.run(["umount", "-l", str(where)], check=True)  # busy (a process still stopping): detach now
 
 
 def wait_until(what: str, probe: Callable[[], Any], timeout_s: float, interval_s: float = 0.25) -> Any:

@@ -1,8 +1,8 @@
 """RFC 9457 problem details for every error the hub's API answers (`application/problem+json`).
 
 `install_problem_handlers(app)` (called by `create_app`) turns HTTPException (FastAPI's and Starlette's, so unknown
-paths and wrong methods too), request validation errors, the data layer's `RuleViolation` and unexpected exceptions
-into one shape:
+paths and wrong methods too), request validation errors, the data layer's `RuleViolation`, a full evidence store (507
+with Retry-After) and unexpected exceptions into one shape:
 
     {"type": "https://cityops.dev/problems/not-found", "title": "Not Found", "status": 404,
      "detail": "work order 7 not found", "instance": "/api/v1/work-orders/7"}
@@ -14,6 +14,7 @@ Retry-After) are kept. A route that needs extra members raises `Problem(status, 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from http import HTTPStatus
 from typing import Any
@@ -26,6 +27,9 @@ from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from cloud_hub.core.errors import RuleViolation
+from cloud_hub.evidence.store import EvidenceStoreFull
+
+log = logging.getLogger(__name__)
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_BASE = "https://cityops.dev/problems/"
@@ -45,7 +49,10 @@ PROBLEM_TYPES: dict[int, str] = {
     500: "internal",
     502: "bad-gateway",
     503: "unavailable",
+    507: "insufficient-storage",
 }
+# A full evidence store is told to retry after this long: space comes back by retention or an operator, not at once.
+STORE_FULL_RETRY_AFTER_S = 60
 
 
 def problem_type(status: int) -> str:
@@ -208,6 +215,15 @@ async def _rule_violation(request: Request, exc: Exception) -> JSONResponse:
     return _response(exc.status, body)
 
 
+async def _store_full(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, EvidenceStoreFull)
+    log.warning("upload refused with 507: %s", exc)
+    # 507, not 500: the request was fine and the hub is up; the client keeps the picture and retries later.
+    detail = f"{exc.strerror}; nothing was stored, retry later"
+    body = problem_body(507, detail, request.url.path, extensions={"retry_after_s": STORE_FULL_RETRY_AFTER_S})
+    return _response(507, body, {"Retry-After": str(STORE_FULL_RETRY_AFTER_S)})
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     # Starlette re-raises the exception after this answer is sent, so the server logs its traceback once.
     body = problem_body(500, "internal error; the hub's log has the details", request.url.path)
@@ -240,6 +256,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_exception)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(RuleViolation, _rule_violation)
+    app.add_exception_handler(EvidenceStoreFull, _store_full)
     app.add_exception_handler(Exception, _unexpected)
     build = app.openapi
 

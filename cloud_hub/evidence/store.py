@@ -2,18 +2,31 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import re
+import shutil
 import tempfile
+import time
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
+
+from cloud_hub.evidence.capacity import StoreCapacity
 
 SHA256_PATTERN = re.compile(r"^[0-9a-f]{64}$")
 
 
 class EvidenceError(ValueError):
     pass
+
+
+class EvidenceStoreFull(OSError):
+    """The store has no room left (ENOSPC, EDQUOT); nothing was written. Transient: the upload may be retried once
+    space is freed, so the API answers 507 with Retry-After instead of a 500."""
+
+
+NO_SPACE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
 
 
 class EvidenceStore(Protocol):
@@ -27,6 +40,9 @@ class EvidenceStore(Protocol):
 
     def delete(self, sha256: str) -> bool:
         """Remove the bytes (retention); True when something was removed, False when it was already gone."""
+
+    def status(self) -> dict[str, Any]:
+        """For /healthz: `kind`, and whether writes are being refused for lack of space (`full`)."""
 
 
 def checked_sha256(sha256: str) -> str:
@@ -42,6 +58,7 @@ class FilesystemEvidenceStore:
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
+        self.capacity = StoreCapacity()
 
     def _path(self, sha256: str) -> Path:
         sha256 = checked_sha256(sha256)
@@ -54,6 +71,19 @@ class FilesystemEvidenceStore:
             raise EvidenceError(f"content sha256 is {actual}, not {sha256}")
         if path.is_file():
             return str(path)
+        try:
+            self._write(path, data)
+        except OSError as exc:
+            if exc.errno not in NO_SPACE_ERRNOS:
+                raise
+            self.capacity.refused_write()
+            # The path goes to the hub's log (filename), never into the answer to the device (strerror).
+            raise EvidenceStoreFull(exc.errno, "the evidence store is full", str(self.root)) from exc
+        self.capacity.wrote()
+        return str(path)
+
+    @staticmethod
+    def _write(path: Path, data: bytes) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
         try:
@@ -63,9 +93,8 @@ class FilesystemEvidenceStore:
                 os.fsync(f.fileno())
             os.replace(tmp, path)
         except BaseException:
-            Path(tmp).unlink(missing_ok=True)
+            Path(tmp).unlink(missing_ok=True)  # a partial file of a full disk must not hold its space
             raise
-        return str(path)
 
     def get(self, sha256: str) -> bytes:
         return self._path(sha256).read_bytes()
@@ -79,3 +108,10 @@ class FilesystemEvidenceStore:
         except FileNotFoundError:
             return False
         return True
+
+    def status(self) -> dict[str, Any]:
+        try:
+            free: int | None = shutil.disk_usage(self.root).free
+        except OSError:  # not created yet: nothing was stored, so nothing is full either
+            free = None
+        return {"kind": "filesystem", "free_bytes": free, **self.capacity.as_dict(time.time())}

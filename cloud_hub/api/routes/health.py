@@ -1,4 +1,4 @@
-"""GET /healthz (database, ingest, database features) and GET /metrics (Prometheus text format)."""
+"""GET /healthz (database, ingest, evidence store, database features) and GET /metrics (Prometheus text format)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from typing import Any
 from fastapi import APIRouter, Request, Response, status
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
+
+from cloud_hub.evidence.factory import open_evidence_store
 
 router = APIRouter(tags=["health"])
 
@@ -23,9 +25,17 @@ def _database_reachable(request: Request) -> tuple[bool, str | None]:
     return True, None
 
 
+def _evidence_store(request: Request) -> dict[str, Any]:
+    try:
+        return open_evidence_store(request.app.state.settings).status()
+    except Exception as exc:  # a misconfigured store is reported, not a failed health check
+        return {"kind": None, "full": None, "error": f"{type(exc).__name__}: {exc}"}
+
+
 @router.get("/healthz", operation_id="healthz")
 def healthz(request: Request) -> JSONResponse:
-    """`ok` when the database answers and ingest (if this process runs it) is healthy, else `degraded`.
+    """`ok` when the database answers, ingest (if this process runs it) is healthy and the evidence store takes
+    writes, else `degraded` (a full evidence store refuses pictures with 507; events are still stored).
 
     HTTP 503 when the database is unreachable (this replica cannot serve), 200 otherwise."""
     db_ok, db_error = _database_reachable(request)
@@ -36,11 +46,13 @@ def healthz(request: Request) -> JSONResponse:
     else:
         ingest_state = {"enabled": True, "healthy": bool(ingest.healthy()), "stats": ingest.stats()}
     caps = getattr(request.app.state, "capabilities", None)
-    healthy = db_ok and ingest_state["healthy"] is not False
+    evidence = _evidence_store(request)
+    healthy = db_ok and ingest_state["healthy"] is not False and not evidence.get("full")
     body = {
         "status": "ok" if healthy else "degraded",
         "database": {"reachable": db_ok, **({"error": db_error} if db_error else {})},
         "ingest": ingest_state,
+        "evidence_store": evidence,
         "timescaledb": caps.as_dict() if caps is not None else None,
         "database_features": caps.describe() if caps is not None else None,
     }
