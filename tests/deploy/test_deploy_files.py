@@ -184,6 +184,7 @@ CRD_API_VERSIONS = {
     "ExternalSecret": ("external-secrets.io/v1", "external-secrets.io/v1beta1"),
     "Cluster": ("postgresql.cnpg.io/v1",),
     "ScheduledBackup": ("postgresql.cnpg.io/v1",),
+    "EMQX": ("apps.emqx.io/v2beta1",),
 }
 
 
@@ -276,6 +277,10 @@ def check_custom_resource(obj: dict[str, Any]) -> None:
         assert_pinned(_dig(obj, "spec.imageName"), _name(obj))
         assert _dig(obj, "spec.storage.size"), f"{_name(obj)}: storage.size"
         assert _dig(obj, "spec.bootstrap.initdb.database"), f"{_name(obj)}: bootstrap.initdb.database"
+    elif kind == "EMQX":
+        assert_pinned(_dig(obj, "spec.image"), _name(obj))
+        assert _dig(obj, "spec.config.data"), f"{_name(obj)}: spec.config.data (emqx.conf)"
+        assert _dig(obj, "spec.coreTemplate.spec.replicas") >= 1
     elif kind == "ScheduledBackup":
         assert len(_dig(obj, "spec.schedule").split()) == 6, f"{_name(obj)}: CNPG schedules have a seconds field"
         assert _dig(obj, "spec.cluster.name")
@@ -302,7 +307,7 @@ def _rel(path: Path) -> str:
 
 def test_k8s_has_a_base_and_the_overlays() -> None:
     names = {_rel(d) for d in KUSTOMIZATIONS}
-    assert {"base", "overlays/single-node", "overlays/production"} <= names, names
+    assert {"base", "overlays/single-node", "overlays/production", "overlays/production-emqx"} <= names, names
 
 
 @pytest.mark.parametrize("path", sorted(K8S.rglob("*.yaml")), ids=lambda p: _rel(p))
@@ -349,8 +354,12 @@ def _deleted_by_patches(directory: Path) -> int:
     deleted = 0
     for patch in _kustomization(directory).get("patches", []):
         if "$patch: delete" in patch.get("patch", ""):
-            kind = patch["target"]["kind"]
-            deleted += sum(1 for _, o in raw_objects(directory) if o["kind"] == kind)
+            target = patch["target"]
+            deleted += sum(
+                1
+                for _, o in raw_objects(directory)
+                if o["kind"] == target["kind"] and target.get("name", o["metadata"]["name"]) == o["metadata"]["name"]
+            )
     return deleted
 
 
@@ -537,6 +546,31 @@ def test_k8s_production_pulls_secrets_from_the_store_and_runs_an_ha_database() -
     assert by_kind["NetworkPolicy"]["cityops-db-ingress"]["spec"]["podSelector"]["matchLabels"] == {
         "cnpg.io/cluster": cluster["metadata"]["name"]
     }
+
+
+def test_k8s_production_emqx_asks_the_hub() -> None:
+    """EMQX's HTTP authentication and authorisation call the hub's broker routes with the shared secret, and the
+    hub knows that secret; the cluster survives the loss of a node."""
+    from cloud_hub.api.routes import broker
+
+    rendered = rendered_or_skip(K8S / "overlays" / "production-emqx")
+    (emqx,) = [o for o in rendered if o["kind"] == "EMQX"]
+    config = emqx["spec"]["config"]["data"]
+    paths = {route.path for route in broker.router.routes}  # type: ignore[attr-defined]
+    called = set(re.findall(r'url = "http://cityops-hub\.cityops\.svc(/[^"]+)"', config))
+    assert called == paths == {"/api/v1/broker/authenticate", "/api/v1/broker/authorize"}, called
+    assert config.count(f'"{broker.SECRET_HEADER}" = ${{CITYOPS_BROKER_AUTH_SECRET}}') == 2
+    assert "no_match = deny" in config and "shared_subscription_strategy = hash_topic" in config
+    assert emqx["spec"]["coreTemplate"]["spec"]["replicas"] >= 3
+    assert not [o for o in rendered if o["kind"] == "Job"], "the broker-setup Job is Mosquitto's"
+    hub = next(o for o in rendered if o["kind"] == "Deployment" and o["metadata"]["name"] == "cityops-hub")
+    assert "CITYOPS_BROKER_AUTH_SECRET" in {e["name"] for e in _containers(hub)[0]["env"]}
+    (secret,) = [o for o in rendered if o["kind"] == "ExternalSecret" and o["spec"]["target"]["name"] == SECRET_NAME]
+    template = secret["spec"]["target"]["template"]["data"]
+    assert "@emqx-listeners:1883" in template["CITYOPS_MQTT_URL"] and "CITYOPS_BROKER_AUTH_SECRET" in template
+    limits = BrokerLimits()
+    assert f"max_mqueue_len = {limits.max_queued_messages}" in config
+    assert f"max_inflight = {limits.max_inflight_messages}" in config
 
 
 def mosquitto_settings() -> dict[str, str]:
