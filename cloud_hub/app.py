@@ -37,6 +37,7 @@ from cloud_hub.api.routes import (
     admin_rules,
     admin_users,
     auth,
+    broker,
     device_control,
     health,
     incidents,
@@ -237,6 +238,7 @@ def create_app(settings: HubSettings) -> FastAPI:
     app.include_router(ui.router)
     for module in (device_control, model_routes):  # remote control of devices, model files they fetch
         app.include_router(module.router)
+    app.include_router(broker.router)  # EMQX's HTTP authentication and authorisation (Mosquitto needs none)
     for module in (admin_districts, admin_grids, admin_geo, admin_rosters, admin_users, admin_cameras, admin_rules,
                    admin_changes):  # fmt: skip
         app.include_router(module.router)

@@ -70,3 +70,44 @@ def default_acl_access_command() -> dict[str, Any]:
         "command": "setDefaultACLAccess",
         "acls": [{"acltype": name, "allow": allow} for name, allow in DEFAULT_ACL_ACCESS.items()],
     }
+
+
+# Evaluating the ACL sets above for a broker that asks the hub (EMQX's HTTP authorisation): the same entries, read
+# the way Mosquitto's dynamic security reads them, so both brokers enforce one definition.
+ACTION_ACLTYPES = {
+    "publish": ("publishClientSend",),
+    "subscribe": ("subscribeLiteral", "subscribePattern"),
+    "unsubscribe": ("unsubscribeLiteral", "unsubscribePattern"),
+}
+
+
+def filter_covered(pattern: str, topic_filter: str) -> bool:
+    """True when every topic `topic_filter` can match is matched by the ACL `pattern` (a topic name is a filter
+    without wildcards); Mosquitto's sub-matches-ACL rule: a wildcard in the filter needs one in the pattern."""
+    pattern_levels, levels = pattern.split("/"), topic_filter.split("/")
+    for i, level in enumerate(pattern_levels):
+        if level == "#":
+            return True
+        if i >= len(levels) or levels[i] == "#":
+            return False
+        if level != "+" and levels[i] != level:
+            return False
+    return len(levels) == len(pattern_levels)
+
+
+def _entry_matches(entry: Acl, topic: str) -> bool:
+    if entry["acltype"].endswith("Literal"):
+        return bool(entry["topic"] == topic)
+    return filter_covered(entry["topic"], topic)
+
+
+def acl_allows(acls: list[Acl], action: str, topic: str) -> bool:
+    """Whether an identity with these ACL entries may `action` ("publish", "subscribe", "unsubscribe") `topic`:
+    the highest-priority matching entry decides; none matching means deny (our default ACL access)."""
+    kinds = ACTION_ACLTYPES.get(action)
+    if kinds is None or not topic:
+        return False
+    if action == "publish" and ("+" in topic or "#" in topic):
+        return False  # wildcards are not valid in a topic name
+    matching = [e for e in acls if e["acltype"] in kinds and _entry_matches(e, topic)]
+    return bool(matching) and bool(max(matching, key=lambda e: e["priority"])["allow"])

@@ -53,6 +53,9 @@ class HubSettings(BaseSettings):
     admin_password: SecretStr = SecretStr("cityops-admin")
     evidence_dir: Path = Path(".cityops/evidence")
     share_group: str = "hub"
+    # A broker that asks the hub who may connect and what they may do (EMQX's HTTP authentication and authorisation,
+    # routes/broker.py) sends this in X-CityOps-Broker-Secret; unset, those routes refuse every request.
+    broker_auth_secret: SecretStr | None = Field(None, description="shared secret of the broker's HTTP auth calls")
     demo_seed: bool = Field(False, description="seed the demo district, grids, officers and cameras at start")
     ingest: bool = Field(True, description="run the MQTT ingest consumer in this process")
     # Events (or readings) per ingest transaction under load: per-batch costs (incident lookups and updates, cursor
@@ -183,6 +186,8 @@ class HubSettings(BaseSettings):
                     raise ValueError(f"CITYOPS_{name.upper()} is a placeholder; set a real secret in production")
             if len(self.jwt_secret.get_secret_value()) < 32:
                 raise ValueError("CITYOPS_JWT_SECRET must be at least 32 characters in production")
+            if self.broker_auth_secret is not None and len(self.broker_auth_secret.get_secret_value()) < 32:
+                raise ValueError("CITYOPS_BROKER_AUTH_SECRET must be at least 32 characters in production")
         return self
 
     @property

@@ -4,6 +4,7 @@ Each check names the file and the entry at fault, so a broken manifest is found 
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shutil
@@ -24,6 +25,9 @@ DEPLOY = ROOT / "deploy"
 CLOUD = DEPLOY / "cloud"
 JETSON = DEPLOY / "jetson"
 K8S = CLOUD / "k8s"
+K8S_BASE = K8S / "base"
+# Every kustomization (base and overlays): each check below runs on each of them.
+KUSTOMIZATIONS = sorted(p.parent for p in K8S.rglob("kustomization.yaml"))
 # The Kubernetes API version the manifests are checked against (kubernetes-validate ships its schemas).
 KUBERNETES_VERSION = "1.30.0"
 COMPOSE = CLOUD / "compose.yaml"
@@ -53,14 +57,6 @@ def compose() -> dict[str, Any]:
     return yaml.safe_load(COMPOSE.read_text(encoding="utf-8"))
 
 
-def k8s_objects() -> list[tuple[Path, dict[str, Any]]]:
-    return [(p, doc) for p in sorted(K8S.glob("*.yaml")) if p.name != "kustomization.yaml" for doc in load_all(p)]
-
-
-def objects_of_kind(kind: str) -> list[tuple[Path, dict[str, Any]]]:
-    return [(p, o) for p, o in k8s_objects() if o.get("kind") == kind]
-
-
 def expand_defaults(value: str) -> str:
     """`${VAR:-default}` -> default, as compose does when VAR is unset (images must be pinned even then)."""
     return re.sub(r"\$\{[A-Z0-9_]+:-([^}]*)\}", r"\1", value)
@@ -87,7 +83,9 @@ def test_deploy_tree_has_the_expected_files() -> None:
         COMPOSE,
         MOSQUITTO_CONF,
         CLOUD / "README.md",
-        K8S / "kustomization.yaml",
+        K8S_BASE / "kustomization.yaml",
+        K8S / "overlays" / "single-node" / "kustomization.yaml",
+        K8S / "overlays" / "production" / "kustomization.yaml",
     ):
         assert path.is_file(), f"{path.relative_to(ROOT)} is missing"
 
@@ -182,32 +180,6 @@ def test_dockerfile_passes_hadolint(dockerfile: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_k8s_manifests_match_the_api_schemas() -> None:
-    import kubernetes_validate
-
-    for path, obj in k8s_objects():
-        try:
-            kubernetes_validate.validate(obj, KUBERNETES_VERSION, strict=True)
-        except kubernetes_validate.ValidationError as exc:
-            pytest.fail(f"{path.name}: {obj['kind']} {obj['metadata']['name']}: {exc.message} at {list(exc.path)}")
-
-
-def test_k8s_kustomization_renders_and_validates() -> None:
-    """What `kubectl apply -k` would send: rendered by kustomize (kubectl's), each object schema-checked."""
-    import kubernetes_validate
-
-    kubectl = shutil.which("kubectl")
-    if kubectl is None:
-        pytest.skip("kubectl is not installed (the raw manifests are still schema-checked above)")
-    result = subprocess.run([kubectl, "kustomize", str(K8S)], capture_output=True, text=True, check=False)
-    assert result.returncode == 0, result.stderr
-    rendered = [doc for doc in yaml.safe_load_all(result.stdout) if doc]
-    assert len(rendered) == len(k8s_objects())
-    for obj in rendered:
-        assert obj["metadata"].get("namespace", "cityops") == "cityops" or obj["kind"] == "Namespace"
-        kubernetes_validate.validate(obj, KUBERNETES_VERSION, strict=True)
-
-
 def _tool(name: str) -> str:
     """A dev-extra tool: in this venv's bin (make test installs it), never skipped."""
     found = shutil.which(name) or str(Path(sys.executable).parent / name)
@@ -215,39 +187,206 @@ def _tool(name: str) -> str:
     return found
 
 
-def test_k8s_objects_are_well_formed() -> None:
-    objects = k8s_objects()
-    assert objects
-    for path, obj in objects:
+# Kubernetes: the base and every overlay. With kubectl (>= 1.27, kustomize v5) each kustomization is rendered as
+# `kubectl apply -k` would send it and the checks run on that; without it they run on the raw resource files the
+# kustomization pulls in (patches not applied), and the checks of what an overlay's patches set are skipped.
+
+# Custom resources kubernetes-validate has no schema for, by kind: each gets the structural check named here.
+CRD_API_VERSIONS = {
+    "ExternalSecret": ("external-secrets.io/v1", "external-secrets.io/v1beta1"),
+    "Cluster": ("postgresql.cnpg.io/v1",),
+    "ScheduledBackup": ("postgresql.cnpg.io/v1",),
+    "EMQX": ("apps.emqx.io/v2beta1",),
+}
+
+
+def _kustomization(directory: Path) -> dict[str, Any]:
+    return yaml.safe_load((directory / "kustomization.yaml").read_text(encoding="utf-8"))
+
+
+def _patch_files(directory: Path) -> set[Path]:
+    return {directory / p["path"] for p in _kustomization(directory).get("patches", []) if "path" in p}
+
+
+def raw_objects(directory: Path) -> list[tuple[Path, dict[str, Any]]]:
+    """The objects of a kustomization's resource files, following resource folders (bases) recursively."""
+    objects: list[tuple[Path, dict[str, Any]]] = []
+    for resource in _kustomization(directory)["resources"]:
+        path = (directory / resource).resolve()
+        objects += raw_objects(path) if path.is_dir() else [(path, doc) for doc in load_all(path)]
+    return objects
+
+
+@functools.cache
+def _rendered(directory: Path) -> tuple[dict[str, Any], ...] | None:
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        return None
+    result = subprocess.run([kubectl, "kustomize", str(directory)], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, f"kubectl kustomize {directory.relative_to(ROOT)}: {result.stderr}"
+    return tuple(doc for doc in yaml.safe_load_all(result.stdout) if doc)
+
+
+def k8s_objects(directory: Path) -> list[tuple[Path, dict[str, Any]]]:
+    """What the kustomization sends, rendered where kubectl exists, else its raw resource files."""
+    rendered = _rendered(directory)
+    if rendered is None:
+        return raw_objects(directory)
+    return [(directory / "kustomization.yaml", obj) for obj in rendered]
+
+
+def rendered_or_skip(directory: Path) -> list[dict[str, Any]]:
+    rendered = _rendered(directory)
+    if rendered is None:
+        pytest.skip("kubectl is not installed: an overlay's patches are checked only rendered")
+    return list(rendered)
+
+
+def objects_of_kind(directory: Path, kind: str) -> list[tuple[Path, dict[str, Any]]]:
+    return [(p, o) for p, o in k8s_objects(directory) if o.get("kind") == kind]
+
+
+def _name(obj: dict[str, Any]) -> str:
+    return f"{obj.get('kind')} {(obj.get('metadata') or {}).get('name')}"
+
+
+def _by_name(directory: Path, kind: str) -> dict[str, dict[str, Any]]:
+    return {o["metadata"]["name"]: o for _, o in objects_of_kind(directory, kind)}
+
+
+def _containers(workload: dict[str, Any]) -> list[dict[str, Any]]:
+    return workload["spec"]["template"]["spec"]["containers"]
+
+
+def _dig(obj: dict[str, Any], dotted: str) -> Any:
+    value: Any = obj
+    for key in dotted.split("."):
+        assert isinstance(value, dict) and key in value, f"{_name(obj)}: {dotted} is missing"
+        value = value[key]
+    return value
+
+
+def check_custom_resource(obj: dict[str, Any]) -> None:
+    """A structural check of the custom resources (kubernetes-validate ships core schemas only): the API version
+    the operator serves and the fields without which it would refuse or misread the object. Not a full schema."""
+    kind = obj["kind"]
+    assert obj["apiVersion"] in CRD_API_VERSIONS[kind], f"{_name(obj)}: apiVersion {obj['apiVersion']}"
+    if kind == "ExternalSecret":
+        store = _dig(obj, "spec.secretStoreRef")
+        assert store.get("kind") == "ClusterSecretStore" and store.get("name"), f"{_name(obj)}: secretStoreRef"
+        assert _dig(obj, "spec.target.name"), f"{_name(obj)}: spec.target.name"
+        data = obj["spec"].get("data") or []
+        assert data or obj["spec"].get("dataFrom"), f"{_name(obj)}: neither data nor dataFrom"
+        for entry in data:
+            assert entry.get("secretKey") and entry.get("remoteRef", {}).get("key"), f"{_name(obj)}: {entry}"
+        # Every template placeholder is a fetched key (a typo would render an empty password).
+        fetched = {e["secretKey"] for e in data}
+        template = yaml.safe_dump(obj["spec"]["target"].get("template") or {})
+        used = set(re.findall(r"\{\{\s*\.(\w+)", template))
+        assert used <= fetched, f"{_name(obj)}: template uses {sorted(used - fetched)}, never fetched"
+    elif kind == "Cluster":
+        assert _dig(obj, "spec.instances") >= 1
+        assert_pinned(_dig(obj, "spec.imageName"), _name(obj))
+        assert _dig(obj, "spec.storage.size"), f"{_name(obj)}: storage.size"
+        assert _dig(obj, "spec.bootstrap.initdb.database"), f"{_name(obj)}: bootstrap.initdb.database"
+    elif kind == "EMQX":
+        assert_pinned(_dig(obj, "spec.image"), _name(obj))
+        assert _dig(obj, "spec.config.data"), f"{_name(obj)}: spec.config.data (emqx.conf)"
+        assert _dig(obj, "spec.coreTemplate.spec.replicas") >= 1
+    elif kind == "ScheduledBackup":
+        assert len(_dig(obj, "spec.schedule").split()) == 6, f"{_name(obj)}: CNPG schedules have a seconds field"
+        assert _dig(obj, "spec.cluster.name")
+
+
+def check_schema(obj: dict[str, Any], where: str) -> None:
+    """Core kinds against the Kubernetes API schemas (strict: unknown fields fail); custom resources structurally."""
+    import kubernetes_validate
+
+    if obj.get("kind") in CRD_API_VERSIONS:
+        check_custom_resource(obj)
+        return
+    try:
+        kubernetes_validate.validate(obj, KUBERNETES_VERSION, strict=True)
+    except kubernetes_validate.ValidationError as exc:
+        pytest.fail(f"{where}: {_name(obj)}: {exc.message} at {list(exc.path)}")
+    except kubernetes_validate.SchemaNotFoundError:
+        pytest.fail(f"{where}: {_name(obj)}: no schema; a custom resource needs an entry in CRD_API_VERSIONS")
+
+
+def _rel(path: Path) -> str:
+    return str(path.relative_to(K8S))
+
+
+def test_k8s_has_a_base_and_the_overlays() -> None:
+    names = {_rel(d) for d in KUSTOMIZATIONS}
+    assert {"base", "overlays/single-node", "overlays/production", "overlays/production-emqx"} <= names, names
+
+
+@pytest.mark.parametrize("path", sorted(K8S.rglob("*.yaml")), ids=lambda p: _rel(p))
+def test_k8s_raw_manifests_match_the_api_schemas(path: Path) -> None:
+    """Every file as written: resources schema-checked; patches only well formed (they are partial objects,
+    checked once merged, below)."""
+    if path.name == "kustomization.yaml":
+        return
+    is_patch = path in _patch_files(path.parent)
+    for obj in load_all(path):
         for key in ("apiVersion", "kind"):
-            assert obj.get(key), f"{path.name}: object without {key}"
-        assert (obj.get("metadata") or {}).get("name"), f"{path.name}: {obj['kind']} without metadata.name"
+            assert obj.get(key), f"{_rel(path)}: object without {key}"
+        assert (obj.get("metadata") or {}).get("name"), f"{_rel(path)}: {obj['kind']} without metadata.name"
+        if not is_patch:
+            check_schema(obj, _rel(path))
 
 
-def test_kustomization_lists_existing_files_and_all_manifests() -> None:
-    kustomization = yaml.safe_load((K8S / "kustomization.yaml").read_text(encoding="utf-8"))
-    resources = kustomization["resources"]
-    for resource in resources:
-        assert (K8S / resource).is_file(), f"kustomization.yaml lists {resource}, which does not exist"
-    manifests = {p.name for p in K8S.glob("*.yaml")} - {"kustomization.yaml"}
-    assert manifests == set(resources), f"not in kustomization.yaml: {sorted(manifests - set(resources))}"
+@pytest.mark.parametrize("directory", KUSTOMIZATIONS, ids=_rel)
+def test_k8s_kustomization_lists_existing_files_and_all_manifests(directory: Path) -> None:
+    kustomization = _kustomization(directory)
+    listed = {directory / r for r in kustomization["resources"]} | _patch_files(directory)
+    for entry in sorted(listed):
+        assert entry.exists(), f"{_rel(directory)}/kustomization.yaml lists {entry.name}, which does not exist"
+    manifests = set(directory.glob("*.yaml")) - {directory / "kustomization.yaml"}
+    missing = sorted(p.name for p in manifests - listed)
+    assert not missing, f"{_rel(directory)}: not in kustomization.yaml (resources or patches): {missing}"
 
 
-def _containers(deployment: dict[str, Any]) -> list[dict[str, Any]]:
-    return deployment["spec"]["template"]["spec"]["containers"]
+@pytest.mark.parametrize("directory", KUSTOMIZATIONS, ids=_rel)
+def test_k8s_kustomization_renders_and_validates(directory: Path) -> None:
+    """What `kubectl apply -k` would send: rendered by kustomize (kubectl's), each object schema-checked."""
+    if shutil.which("kubectl") is None:
+        pytest.skip("kubectl is not installed (the raw manifests are still schema-checked above)")
+    rendered = rendered_or_skip(directory)
+    assert len(rendered) == len(raw_objects(directory)) - _deleted_by_patches(directory)
+    for obj in rendered:
+        if obj["kind"] != "Namespace":
+            assert obj["metadata"].get("namespace") == "cityops", f"{_name(obj)} is outside the cityops namespace"
+        check_schema(obj, f"{_rel(directory)} (rendered)")
 
 
-def test_k8s_images_are_pinned() -> None:
+def _deleted_by_patches(directory: Path) -> int:
+    """Objects an overlay removes with `$patch: delete` (counted from the base's raw objects)."""
+    deleted = 0
+    for patch in _kustomization(directory).get("patches", []):
+        if "$patch: delete" in patch.get("patch", ""):
+            target = patch["target"]
+            deleted += sum(
+                1
+                for _, o in raw_objects(directory)
+                if o["kind"] == target["kind"] and target.get("name", o["metadata"]["name"]) == o["metadata"]["name"]
+            )
+    return deleted
+
+
+@pytest.mark.parametrize("directory", KUSTOMIZATIONS, ids=_rel)
+def test_k8s_images_are_pinned(directory: Path) -> None:
     for kind in ("Deployment", "Job", "StatefulSet"):
-        for path, obj in objects_of_kind(kind):
-            for container in obj["spec"]["template"]["spec"]["containers"]:
-                assert_pinned(container["image"], f"{path.name}: {container['name']}")
+        for path, obj in objects_of_kind(directory, kind):
+            for container in _containers(obj):
+                assert_pinned(container["image"], f"{_rel(path)}: {container['name']}")
 
 
-def test_k8s_probes_hit_healthz_on_the_container_port() -> None:
-    deployments = objects_of_kind("Deployment")
+@pytest.mark.parametrize("directory", KUSTOMIZATIONS, ids=_rel)
+def test_k8s_probes_hit_healthz_on_the_container_port(directory: Path) -> None:
     probed = 0
-    for path, deployment in deployments:
+    for path, deployment in objects_of_kind(directory, "Deployment"):
         for container in _containers(deployment):
             ports = {p.get("name") for p in container.get("ports", [])} | {
                 p["containerPort"] for p in container.get("ports", [])
@@ -258,20 +397,20 @@ def test_k8s_probes_hit_healthz_on_the_container_port() -> None:
                     continue
                 probed += 1
                 http = probe.get("httpGet")
-                assert http, f"{path.name}: {probe_name} is not an HTTP probe"
-                assert http["path"] == HEALTH_PATH, f"{path.name}: {probe_name} path {http['path']}"
-                assert http["port"] in ports, f"{path.name}: {probe_name} port {http['port']} is not a container port"
-    assert probed >= 2
+                assert http, f"{_rel(path)}: {probe_name} is not an HTTP probe"
+                assert http["path"] == HEALTH_PATH, f"{_rel(path)}: {probe_name} path {http['path']}"
+                assert http["port"] in ports, f"{_rel(path)}: {probe_name} port {http['port']} is not a container port"
+    assert probed >= 3
 
 
-def test_k8s_hub_deployment_scales_and_takes_its_secrets_from_a_secret() -> None:
-    by_name = {o["metadata"]["name"]: o for _, o in objects_of_kind("Deployment")}
+@pytest.mark.parametrize("directory", KUSTOMIZATIONS, ids=_rel)
+def test_k8s_hub_and_ingest_take_their_secrets_from_the_secret(directory: Path) -> None:
+    by_name = _by_name(directory, "Deployment")
     hub, ingest = by_name["cityops-hub"], by_name["cityops-ingest"]
-    assert hub["spec"]["replicas"] == 2
     container = _containers(hub)[0]
-    assert {"readinessProbe", "livenessProbe"} <= set(container)
+    assert {"startupProbe", "readinessProbe", "livenessProbe"} <= set(container)
     assert container["resources"]["requests"] and container["resources"]["limits"]
-    assert _containers(hub)[0]["command"][:3] == ["cityops", "hub", "run"]
+    assert container["command"][:3] == ["cityops", "hub", "run"]
     assert _containers(ingest)[0]["command"][:3] == ["cityops", "hub", "ingest"]
     for deployment in (hub, ingest):
         secret_keys = {
@@ -284,41 +423,166 @@ def test_k8s_hub_deployment_scales_and_takes_its_secrets_from_a_secret() -> None
             assert secret_keys[key]["name"] == SECRET_NAME
 
 
-def test_k8s_env_uses_only_hub_settings() -> None:
+@pytest.mark.parametrize("directory", KUSTOMIZATIONS, ids=_rel)
+def test_k8s_env_uses_only_hub_settings(directory: Path) -> None:
     known = hub_variables()
-    for path, obj in k8s_objects():
+    for path, obj in k8s_objects(directory):
         names: list[str] = list((obj.get("data") or {}) if obj["kind"] == "ConfigMap" else [])
         if obj["kind"] in ("Deployment", "Job"):
-            for container in obj["spec"]["template"]["spec"]["containers"]:
+            for container in _containers(obj):
                 names += [e["name"] for e in container.get("env", [])]
+        if obj["kind"] == "ExternalSecret":  # the keys of the Secret it makes
+            names += list((obj["spec"]["target"].get("template") or {}).get("data") or {})
         unknown = sorted(n for n in names if n.startswith("CITYOPS_") and n not in known)
-        assert not unknown, f"{path.name}: {unknown} are not HubSettings fields"
-    config = next(o for _, o in objects_of_kind("ConfigMap"))
+        assert not unknown, f"{_rel(path)}: {_name(obj)}: {unknown} are not HubSettings fields"
+    ((_, config),) = objects_of_kind(directory, "ConfigMap")
     HubSettings.model_validate(  # the ConfigMap's values parse (types, time zone) with test secrets
         {k.removeprefix("CITYOPS_").lower(): v for k, v in config["data"].items()}
         | {"jwt_secret": "x" * 40, "admin_password": "a-real-password"}
     )
 
 
-def test_k8s_service_hpa_and_pdbs_point_at_deployments() -> None:
-    deployments = {o["metadata"]["name"]: o for _, o in objects_of_kind("Deployment")}
+@pytest.mark.parametrize("directory", KUSTOMIZATIONS, ids=_rel)
+def test_k8s_every_deployment_has_an_hpa_and_selectors_match(directory: Path) -> None:
+    deployments = _by_name(directory, "Deployment")
     labels = {name: d["spec"]["template"]["metadata"]["labels"] for name, d in deployments.items()}
 
     def selects(selector: dict[str, str]) -> bool:
         return any(selector.items() <= pod.items() for pod in labels.values())
 
-    ((_, hpa),) = objects_of_kind("HorizontalPodAutoscaler")
-    assert hpa["apiVersion"] == "autoscaling/v2"
-    assert hpa["spec"]["scaleTargetRef"]["name"] == "cityops-hub"
-    assert hpa["spec"]["minReplicas"] >= 2
-    services = objects_of_kind("Service")
+    hpas = {o["spec"]["scaleTargetRef"]["name"]: o for _, o in objects_of_kind(directory, "HorizontalPodAutoscaler")}
+    assert set(deployments) <= set(hpas), f"Deployments without an HPA: {sorted(set(deployments) - set(hpas))}"
+    for target, hpa in hpas.items():
+        assert hpa["apiVersion"] == "autoscaling/v2"
+        assert target in deployments, f"{_name(hpa)} scales {target}, which is not a Deployment here"
+        assert 1 <= hpa["spec"]["minReplicas"] <= hpa["spec"]["maxReplicas"]
+    services = objects_of_kind(directory, "Service")
     assert services
     for path, service in services:
-        assert selects(service["spec"]["selector"]), f"{path.name}: selector matches no Deployment"
-    pdbs = objects_of_kind("PodDisruptionBudget")
-    assert any(p["spec"]["selector"]["matchLabels"] == {"app.kubernetes.io/name": "cityops-hub"} for _, p in pdbs)
-    for path, pdb in pdbs:
-        assert selects(pdb["spec"]["selector"]["matchLabels"]), f"{path.name}: selector matches no Deployment"
+        assert selects(service["spec"]["selector"]), f"{_rel(path)}: selector matches no Deployment"
+    for path, pdb in objects_of_kind(directory, "PodDisruptionBudget"):
+        assert selects(pdb["spec"]["selector"]["matchLabels"]), f"{_rel(path)}: selector matches no Deployment"
+
+
+@pytest.mark.parametrize("directory", KUSTOMIZATIONS, ids=_rel)
+def test_k8s_network_policies_deny_ingress_by_default(directory: Path) -> None:
+    policies = _by_name(directory, "NetworkPolicy")
+    deny = [
+        p
+        for p in policies.values()
+        if p["spec"]["podSelector"] == {} and "Ingress" in p["spec"]["policyTypes"] and not p["spec"].get("ingress")
+    ]
+    assert deny, "no default-deny ingress NetworkPolicy (podSelector {}, policyTypes [Ingress], no rules)"
+    # The hub API is let in (ingress controller, Prometheus) and its egress reaches DNS, database and broker.
+    hub_pod = _by_name(directory, "Deployment")["cityops-hub"]["spec"]["template"]["metadata"]["labels"]
+    allowed_in = [p for p in policies.values() if p["spec"].get("ingress") and _selects_pod(p, hub_pod)]
+    assert len(allowed_in) >= 2, "the hub must be reachable from the ingress controller and Prometheus"
+    egress_ports = {
+        port["port"]
+        for p in policies.values()
+        if _selects_pod(p, hub_pod)
+        for rule in p["spec"].get("egress", [])
+        for port in rule.get("ports", [])
+    }
+    assert {53, 5432, 1883} <= egress_ports, f"hub egress ports {sorted(egress_ports)}"
+
+
+def _selects_pod(policy: dict[str, Any], pod_labels: dict[str, str]) -> bool:
+    selector = policy["spec"]["podSelector"]  # {} selects every pod
+    if not selector.get("matchLabels", {}).items() <= pod_labels.items():
+        return False
+    for expression in selector.get("matchExpressions", []):
+        assert expression["operator"] == "In", "extend _selects_pod for other operators"
+        if pod_labels.get(expression["key"]) not in expression["values"]:
+            return False
+    return True
+
+
+@pytest.mark.parametrize("directory", KUSTOMIZATIONS, ids=_rel)
+def test_k8s_no_secret_values_in_manifests(directory: Path) -> None:
+    """Secrets are referenced by name only: no Secret object with data, and no secretGenerator."""
+    for path, obj in k8s_objects(directory):
+        if obj["kind"] == "Secret":
+            assert not obj.get("data") and not obj.get("stringData"), f"{_rel(path)}: {_name(obj)} carries values"
+    assert "secretGenerator" not in _kustomization(directory)
+
+
+def test_k8s_base_scales_from_two_replicas() -> None:
+    by_name = _by_name(K8S_BASE, "Deployment")
+    assert by_name["cityops-hub"]["spec"]["replicas"] == 2
+    assert all(h["spec"]["minReplicas"] >= 2 for _, h in objects_of_kind(K8S_BASE, "HorizontalPodAutoscaler"))
+
+
+def test_k8s_single_node_runs_one_of_each_without_operators() -> None:
+    rendered = rendered_or_skip(K8S / "overlays" / "single-node")
+    for obj in rendered:
+        assert obj["kind"] not in CRD_API_VERSIONS, f"single-node needs no operator, yet has {_name(obj)}"
+        if obj["kind"] == "Deployment":
+            assert obj["spec"]["replicas"] == 1, _name(obj)
+        if obj["kind"] == "HorizontalPodAutoscaler":
+            assert obj["spec"]["minReplicas"] == 1, _name(obj)
+        # minAvailable over one replica would block draining the only node.
+        assert obj["kind"] != "PodDisruptionBudget", _name(obj)
+
+
+def test_k8s_production_pulls_secrets_from_the_store_and_runs_an_ha_database() -> None:
+    rendered = rendered_or_skip(K8S / "overlays" / "production")
+    by_kind: dict[str, dict[str, dict[str, Any]]] = {}
+    for obj in rendered:
+        by_kind.setdefault(obj["kind"], {})[obj["metadata"]["name"]] = obj
+    hub_secret = next(
+        (e for e in by_kind["ExternalSecret"].values() if e["spec"]["target"]["name"] == SECRET_NAME), None
+    )
+    assert hub_secret, f"production: no ExternalSecret makes {SECRET_NAME}"
+    template = hub_secret["spec"]["target"]["template"]["data"]
+    referenced = {
+        ref["secretKeyRef"]["key"]
+        for kind in ("Deployment", "Job")
+        for workload in by_kind[kind].values()
+        for container in _containers(workload)
+        for env in container.get("env", [])
+        if (ref := env.get("valueFrom")) and "secretKeyRef" in ref and ref["secretKeyRef"]["name"] == SECRET_NAME
+    }
+    assert referenced <= set(template), f"the ExternalSecret lacks {sorted(referenced - set(template))}"
+    cluster = by_kind["Cluster"]["cityops-db"]
+    assert cluster["spec"]["instances"] == 3
+    assert cluster["spec"]["postgresql"]["synchronous"]["number"] >= 1
+    assert "timescaledb" in cluster["spec"]["postgresql"]["shared_preload_libraries"]
+    assert "@cityops-db-rw:5432/" in template["CITYOPS_DATABASE_URL"], "the hub must write to the -rw service"
+    owner = cluster["spec"]["bootstrap"]["initdb"]["secret"]["name"]
+    assert any(e["spec"]["target"]["name"] == owner for e in by_kind["ExternalSecret"].values())
+    assert by_kind["Deployment"]["cityops-hub"]["spec"]["replicas"] >= 3
+    for deployment in by_kind["Deployment"].values():
+        limits = _containers(deployment)[0]["resources"]["limits"]
+        assert limits["memory"] == _containers(deployment)[0]["resources"]["requests"]["memory"], _name(deployment)
+    assert by_kind["NetworkPolicy"]["cityops-db-ingress"]["spec"]["podSelector"]["matchLabels"] == {
+        "cnpg.io/cluster": cluster["metadata"]["name"]
+    }
+
+
+def test_k8s_production_emqx_asks_the_hub() -> None:
+    """EMQX's HTTP authentication and authorisation call the hub's broker routes with the shared secret, and the
+    hub knows that secret; the cluster survives the loss of a node."""
+    from cloud_hub.api.routes import broker
+
+    rendered = rendered_or_skip(K8S / "overlays" / "production-emqx")
+    (emqx,) = [o for o in rendered if o["kind"] == "EMQX"]
+    config = emqx["spec"]["config"]["data"]
+    paths = {route.path for route in broker.router.routes}  # type: ignore[attr-defined]
+    called = set(re.findall(r'url = "http://cityops-hub\.cityops\.svc(/[^"]+)"', config))
+    assert called == paths == {"/api/v1/broker/authenticate", "/api/v1/broker/authorize"}, called
+    assert config.count(f'"{broker.SECRET_HEADER}" = ${{CITYOPS_BROKER_AUTH_SECRET}}') == 2
+    assert "no_match = deny" in config and "shared_subscription_strategy = hash_topic" in config
+    assert emqx["spec"]["coreTemplate"]["spec"]["replicas"] >= 3
+    assert not [o for o in rendered if o["kind"] == "Job"], "the broker-setup Job is Mosquitto's"
+    hub = next(o for o in rendered if o["kind"] == "Deployment" and o["metadata"]["name"] == "cityops-hub")
+    assert "CITYOPS_BROKER_AUTH_SECRET" in {e["name"] for e in _containers(hub)[0]["env"]}
+    (secret,) = [o for o in rendered if o["kind"] == "ExternalSecret" and o["spec"]["target"]["name"] == SECRET_NAME]
+    template = secret["spec"]["target"]["template"]["data"]
+    assert "@emqx-listeners:1883" in template["CITYOPS_MQTT_URL"] and "CITYOPS_BROKER_AUTH_SECRET" in template
+    limits = BrokerLimits()
+    assert f"max_mqueue_len = {limits.max_queued_messages}" in config
+    assert f"max_inflight = {limits.max_inflight_messages}" in config
 
 
 def mosquitto_settings() -> dict[str, str]:
@@ -360,7 +624,8 @@ def test_devices_get_the_tls_listener_and_the_hub_the_internal_plain_one() -> No
     assert any(str(v).endswith(":/mosquitto/certs:ro") for v in services["broker"]["volumes"])
     hub_env = compose()["x-hub-env"]
     assert hub_env["CITYOPS_PUBLIC_MQTT_PORT"].endswith(":-8883}") and hub_env["CITYOPS_PUBLIC_MQTT_TLS"]
-    k8s = next(doc for _, doc in objects_of_kind("ConfigMap") if doc["metadata"]["name"] == "cityops-hub-config")
+    configmaps = objects_of_kind(K8S_BASE, "ConfigMap")
+    k8s = next(doc for _, doc in configmaps if doc["metadata"]["name"] == "cityops-hub-config")
     assert (k8s["data"]["CITYOPS_PUBLIC_MQTT_PORT"], k8s["data"]["CITYOPS_PUBLIC_MQTT_TLS"]) == ("8883", "true")
 
 

@@ -13,7 +13,8 @@ export interface paths {
         };
         /**
          * Healthz
-         * @description `ok` when the database answers and ingest (if this process runs it) is healthy, else `degraded`.
+         * @description `ok` when the database answers, ingest (if this process runs it) is healthy and the evidence store takes
+         *     writes, else `degraded` (a full evidence store refuses pictures with 507; events are still stored).
          *
          *     HTTP 503 when the database is unreachable (this replica cannot serve), 200 otherwise.
          */
@@ -974,6 +975,47 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/broker/authenticate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Authenticate
+         * @description Allow the hub's own identity (any client id: replicas and ingest workers pick theirs) and provisioned,
+         *     not retired devices whose client id is their device id (as Mosquitto binds it).
+         */
+        post: operations["broker_authenticate"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/broker/authorize": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Authorize
+         * @description Allow what the identity's ACL set (cloud_hub.broker.acl) allows, deny everything else.
+         */
+        post: operations["broker_authorize"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/admin/districts": {
         parameters: {
             query?: never;
@@ -1778,6 +1820,42 @@ export interface components {
              * Format: password
              */
             client_secret?: string | null;
+        };
+        /** BrokerAuthenticate */
+        BrokerAuthenticate: {
+            /** Clientid */
+            clientid: string;
+            /** Username */
+            username: string;
+            /** Password */
+            password: string;
+        };
+        /** BrokerAuthorize */
+        BrokerAuthorize: {
+            /** Clientid */
+            clientid: string;
+            /** Username */
+            username: string;
+            /** Topic */
+            topic: string;
+            /**
+             * Action
+             * @enum {string}
+             */
+            action: "publish" | "subscribe" | "unsubscribe";
+        };
+        /** BrokerDecision */
+        BrokerDecision: {
+            /**
+             * Result
+             * @enum {string}
+             */
+            result: "allow" | "deny";
+            /**
+             * Is Superuser
+             * @default false
+             */
+            is_superuser: boolean;
         };
         /**
          * CameraConfig
@@ -6436,6 +6514,76 @@ export interface operations {
                 };
                 content: {
                     "application/octet-stream": unknown;
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+        };
+    };
+    broker_authenticate: {
+        parameters: {
+            query?: never;
+            header?: {
+                "X-CityOps-Broker-Secret"?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BrokerAuthenticate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BrokerDecision"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+        };
+    };
+    broker_authorize: {
+        parameters: {
+            query?: never;
+            header?: {
+                "X-CityOps-Broker-Secret"?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BrokerAuthorize"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BrokerDecision"];
                 };
             };
             /** @description Validation Error */
