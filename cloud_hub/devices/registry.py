@@ -241,15 +241,18 @@ def list_devices(
             return rows, int(total["n"]) if total else 0
         at = now or datetime.now(UTC)
         candidates = cur.execute(
-            f"SELECT d.device_id, d.online, d.last_seen, d.clock_offset_s, {_STATUS_HEALTH} AS health"
-            f" FROM devices d WHERE {clause}"
+            "SELECT d.device_id, d.online, d.last_seen, d.clock_offset_s, d.clock_offset_at,"
+            f" {_STATUS_HEALTH} AS health FROM devices d WHERE {clause}"
             " ORDER BY d.device_id",
             params,
         ).fetchall()
         matching = [
             r["device_id"]
             for r in candidates
-            if (status is None or device_status(r["online"], r["last_seen"], r["health"], at) == status)
+            if (
+                status is None
+                or device_status(r["online"], r["last_seen"], r["health"], at, r["clock_offset_at"]) == status
+            )
             and (has_fault is None or bool(device_faults(r["health"], r["clock_offset_s"])) == has_fault)
         ]
         page = matching[offset : offset + limit]

@@ -49,11 +49,17 @@ def health_ts(health: dict[str, Any] | None) -> datetime | None:
 
 
 def device_status(
-    online: bool, last_seen: datetime | None, health: dict[str, Any] | None, now: datetime
+    online: bool,
+    last_seen: datetime | None,
+    health: dict[str, Any] | None,
+    now: datetime,
+    heard_at: datetime | None = None,
 ) -> DeviceStatus:
+    """`heard_at`: when the hub last received the box's health (`devices.clock_offset_at`), on the hub's clock; the
+    snapshot's own `ts` is on the box's, which a box hours off would turn into "stale" (or never stale)."""
     if not online:
         return DeviceStatus.NEVER_SEEN if last_seen is None and health is None else DeviceStatus.OFFLINE
-    at = health_ts(health) or last_seen
+    at = heard_at or health_ts(health) or last_seen
     if at is None:
         return DeviceStatus.ONLINE  # just connected: its first health snapshot is not due yet
     if now - at > timedelta(seconds=STALE_AFTER_INTERVALS * health_interval_s(health)):
@@ -98,7 +104,7 @@ def with_status(row: dict[str, Any], now: datetime) -> dict[str, Any]:
     health = row.get("health")
     return {
         **row,
-        "status": device_status(bool(row.get("online")), row.get("last_seen"), health, now),
+        "status": device_status(bool(row.get("online")), row.get("last_seen"), health, now, row.get("clock_offset_at")),
         "health_at": health_ts(health),
         "health_interval_s": health_interval_s(health),
         "faults": device_faults(health, row.get("clock_offset_s")),

@@ -52,6 +52,10 @@ def test_the_offset_is_recorded_and_flagged(database_url: str, skew: timedelta, 
     assert row["clock_offset_s"] == pytest.approx(skew.total_seconds(), abs=1)
     assert row["clock_skewed"] is flagged
     assert any(f.startswith("clock ") for f in row["faults"]) is flagged
+    if stored:  # a box hours behind is online, not "stale": its health is judged on the hub's clock
+        with psycopg.connect(database_url) as conn:
+            conn.execute("UPDATE devices SET online = true WHERE device_id = %s", (device_id,))
+            assert with_status(get_device(conn, device_id), now)["status"] == "online"
 
 
 def test_a_clock_stepped_back_mid_stay_keeps_the_timeline_in_seq_order(database_url: str) -> None:
