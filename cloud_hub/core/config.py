@@ -70,6 +70,12 @@ class HubSettings(BaseSettings):
     ingest_writers: int = Field(
         2, ge=1, le=16, description="ingest writer threads per process, devices split among them"
     )
+    ingest_metrics_port: int = Field(
+        9300, ge=0, le=65535, description="ingest supervisor's /healthz and /metrics; workers on the next ports; 0: off"
+    )
+    ingest_stuck_s: float = Field(
+        60.0, gt=0, description="an ingest worker whose /healthz fails this long is restarted by its supervisor"
+    )
     ingest_store_retries: int = Field(
         3,
         ge=1,

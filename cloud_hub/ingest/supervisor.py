@@ -59,6 +59,18 @@ def worker_command(index: int) -> list[str]:
     return [sys.executable, "-m", "cloud_hub.ingest.worker", "--index", str(index), "--parent-pid", str(os.getpid())]
 
 
+@dataclass(frozen=True)
+class WorkerWatch:
+    """Where the workers answer /healthz (`worker_port(base_port, slot)` on `host`) and how long one may fail it
+    (`stuck_s`, after a start-up `grace_s`) before it is killed and restarted."""
+
+    host: str
+    base_port: int
+    stuck_s: float = 60.0
+    grace_s: float = 120.0
+    every_s: float = 5.0
+
+
 class Supervisor:
     def __init__(
         self,
@@ -68,6 +80,7 @@ class Supervisor:
         command: Callable[[int], Sequence[str]] = worker_command,
         env: dict[str, str] | None = None,
         poll_s: float = 0.2,
+        watch: WorkerWatch | None = None,
     ) -> None:
         if not 1 <= workers <= MAX_WORKERS:
             raise ValueError(f"workers must be 1..{MAX_WORKERS}, got {workers}")
@@ -76,9 +89,50 @@ class Supervisor:
         self.command = command
         self.env = env
         self.poll_s = poll_s
+        self.watch = watch
         self.restarts = 0
+        self.stuck_kills = 0
         self._procs: dict[int, subprocess.Popen[bytes]] = {}
         self._due: dict[int, float] = {}  # slot -> monotonic time of its pending restart
+        self._healthy_at: dict[int, float] = {}  # slot -> when its /healthz last answered 200 (or it started)
+        self._lock = threading.Lock()
+
+    def health(self) -> tuple[bool, dict[str, object]]:
+        """The supervisor's own /healthz: every slot has a running worker that is not overdue on its health."""
+        now = time.monotonic()
+        with self._lock:
+            running = {slot for slot, proc in self._procs.items() if proc.poll() is None}
+            overdue = sorted(slot for slot in running if self._overdue(slot, now))
+        missing = sorted(set(range(self.workers)) - running)
+        ok = not missing and not overdue
+        return ok, {"workers": self.workers, "missing": missing, "unhealthy": overdue, "restarts": self.restarts}
+
+    def _overdue(self, slot: int, now: float) -> bool:
+        return self.watch is not None and now - self._healthy_at.get(slot, now) > self.watch.stuck_s
+
+    def _watch_workers(self, stop: threading.Event) -> None:
+        """Probe every worker's /healthz; kill one unhealthy for longer than `stuck_s` (the loop restarts it)."""
+        from cloud_hub.ingest.health_server import probe, worker_port
+
+        watch = self.watch
+        assert watch is not None
+        while not stop.wait(watch.every_s):
+            with self._lock:
+                procs = dict(self._procs)
+            for slot, proc in procs.items():
+                if proc.poll() is not None:
+                    continue
+                now = time.monotonic()
+                if probe(watch.host, worker_port(watch.base_port, slot)):
+                    with self._lock:
+                        self._healthy_at[slot] = now
+                elif self._overdue(slot, now):
+                    log.error(
+                        "ingest worker %d (pid %d) has failed its health check for over %.0f s: killing it to restart",
+                        slot, proc.pid, watch.stuck_s,
+                    )  # fmt: skip
+                    self.stuck_kills += 1
+                    proc.kill()
 
     def pids(self) -> dict[int, int]:
         return {slot: proc.pid for slot, proc in self._procs.items()}
@@ -86,13 +140,20 @@ class Supervisor:
     def _spawn(self, slot: int) -> None:
         # Own session: a Ctrl-C reaches the supervisor only, which then stops the workers in order.
         proc = subprocess.Popen(list(self.command(slot)), env=self.env, start_new_session=True)
-        self._procs[slot] = proc
+        with self._lock:
+            self._procs[slot] = proc
+            # Start-up (database wait, rules, grids) gets its grace before the first health answer is due.
+            grace = self.watch.grace_s - self.watch.stuck_s if self.watch is not None else 0.0
+            self._healthy_at[slot] = time.monotonic() + max(0.0, grace)
         log.info("ingest worker %d started (pid %d)", slot, proc.pid)
 
     def run(self, stop: threading.Event) -> int:
         """Run until `stop` (0) or until a worker slot crashes in a loop (1). Workers are stopped either way."""
         for slot in range(self.workers):
             self._spawn(slot)
+        watching = threading.Event()
+        if self.watch is not None:
+            threading.Thread(target=self._watch_workers, args=(watching,), name="worker-watch", daemon=True).start()
         try:
             while not stop.wait(self.poll_s):
                 now = time.monotonic()
@@ -100,7 +161,8 @@ class Supervisor:
                     code = proc.poll()
                     if code is None:
                         continue
-                    del self._procs[slot]
+                    with self._lock:
+                        del self._procs[slot]
                     delay = self.policy.next_delay(slot, now)
                     if delay is None:
                         log.error(
@@ -118,6 +180,7 @@ class Supervisor:
                         self._spawn(slot)
             return 0
         finally:
+            watching.set()
             self._stop_all()
 
     def _stop_all(self) -> None:
@@ -164,8 +227,22 @@ def ingest_command(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
+    base = int(settings.ingest_metrics_port)
+    watch = WorkerWatch(settings.http_host, base, stuck_s=float(settings.ingest_stuck_s)) if base else None
     supervisor = Supervisor(
-        workers, policy=RestartPolicy(max_restarts=int(args.max_restarts), window_s=float(args.restart_window))
+        workers,
+        policy=RestartPolicy(max_restarts=int(args.max_restarts), window_s=float(args.restart_window)),
+        watch=watch,
     )
+    server = None
+    if base:
+        from cloud_hub.ingest.health_server import serve_health
+
+        server = serve_health(settings.http_host, base, supervisor.health)
+        log.info("ingest health on :%d (/healthz, /metrics), workers on :%d-%d", base, base + 1, base + workers)
     log.info("supervising %d ingest workers", workers)
-    return supervisor.run(stop)
+    try:
+        return supervisor.run(stop)
+    finally:
+        if server is not None:
+            server.stop()

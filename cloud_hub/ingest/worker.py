@@ -1,5 +1,6 @@
 """One ingest worker process: its own MQTT consumer in the shared subscription, its own database pool, the same
-processors as the hub (`cloud_hub.ingest.processors.build_processors`), and nothing else (no HTTP). Started by
+processors as the hub (`cloud_hub.ingest.processors.build_processors`), and a small HTTP server for its /metrics and
+/healthz (cloud_hub.ingest.health_server). Started by
 `cloud_hub.ingest.supervisor`, one per `--workers`.
 
 Each worker has a stable client id (`<base>-w<index>`), so a restarted worker resumes its persistent broker
@@ -77,10 +78,18 @@ def run_worker(settings: HubSettings, index: int, stop: threading.Event) -> int:
         service.start()
         for job in wired.background_jobs:
             job.start()
+        server = None
+        if settings.ingest_metrics_port:  # /metrics and /healthz of this worker (its supervisor probes it)
+            from cloud_hub.ingest.health_server import serve_health, worker_port
+
+            port = worker_port(int(settings.ingest_metrics_port), index)
+            server = serve_health(settings.http_host, port, lambda: (service.healthy(), service.stats()))
         log.info("ingest worker %d running", index)
         try:
             stop.wait()
         finally:
+            if server is not None:
+                server.stop()
             for job in reversed(wired.background_jobs):
                 job.stop()
             service.stop(drain_timeout_s=DRAIN_TIMEOUT_S)
