@@ -6,7 +6,6 @@ error (ConfigError, RulesError, AdminError 422) carrying a message; nothing else
 
 from __future__ import annotations
 
-import copy
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from cloud_hub.admin.rules import rule_schemas, validate_rule_text
 from cloud_hub.rules.loader import RULE_FILES, RulesError, load_rule_file
 from edge_agent.config import ConfigError, load_config, parse_config
 from edge_agent.rules import load_rules
+from tests.fuzz.strategies import json_values, mutations
 
 ROOT = Path(__file__).resolve().parents[2]
 EDGE_RULES = sorted((ROOT / "rules" / "edge").glob("*.yaml"))
@@ -28,18 +28,6 @@ HUB_RULES = sorted(rule_schemas())
 EXAMPLE_CONFIG = ROOT / "edge_agent" / "examples" / "edge.example.yaml"
 FUZZ = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
-json_scalars = st.one_of(
-    st.none(),
-    st.booleans(),
-    st.integers(min_value=-(2**64), max_value=2**64),
-    st.floats(),  # NaN and infinities too: YAML has .nan and .inf
-    st.text(max_size=20),
-)
-json_values = st.recursive(
-    json_scalars,
-    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=8), inner, max_size=4)),
-    max_leaves=20,
-)
 # YAML-ish text: the characters that make YAML's structure, so the parser gets past its first line often.
 yaml_text = st.one_of(
     st.text(max_size=300),
@@ -52,31 +40,6 @@ yaml_text = st.one_of(
 
 def _message(exc: Exception) -> None:
     assert str(exc).strip(), f"{type(exc).__name__} without a message"
-
-
-def _mutations(document: dict[str, Any]) -> st.SearchStrategy[dict[str, Any]]:
-    """`document` with one value anywhere replaced by any JSON value, or one key dropped."""
-
-    @st.composite
-    def mutate(draw: st.DrawFn) -> dict[str, Any]:
-        out = copy.deepcopy(document)
-        node: Any = out
-        while True:  # walk down a random path, stopping at a random depth
-            keys = list(node) if isinstance(node, dict) else list(range(len(node))) if isinstance(node, list) else []
-            if not keys:
-                break
-            key = draw(st.sampled_from(keys))
-            child = node[key]
-            if not isinstance(child, dict | list) or not child or draw(st.booleans()):
-                if isinstance(node, dict) and draw(st.booleans()):
-                    del node[key]
-                else:
-                    node[key] = draw(json_values)
-                break
-            node = child
-        return out
-
-    return mutate()
 
 
 def _shipped(path: Path) -> dict[str, Any]:
@@ -146,7 +109,7 @@ def test_edge_config_arbitrary_mapping_is_refused_with_a_config_error(document: 
 
 
 @FUZZ
-@given(document=_mutations(_shipped(EXAMPLE_CONFIG)))
+@given(document=mutations(_shipped(EXAMPLE_CONFIG)))
 def test_edge_config_example_mutated_is_parsed_or_refused_with_a_config_error(document: dict[str, Any]) -> None:
     try:
         parse_config(document, source=str(EXAMPLE_CONFIG), base_dir=EXAMPLE_CONFIG.parent)
@@ -176,7 +139,7 @@ def test_edge_rules_arbitrary_document_is_refused_with_a_config_error(document: 
 @FUZZ
 @given(data=st.data(), path=st.sampled_from(EDGE_RULES))
 def test_edge_rules_shipped_mutated_are_parsed_or_refused(data: st.DataObject, path: Path) -> None:
-    _load_edge_rules(_dump(data.draw(_mutations(_shipped(path)))))
+    _load_edge_rules(_dump(data.draw(mutations(_shipped(path)))))
 
 
 @pytest.mark.parametrize("path", EDGE_RULES, ids=lambda p: p.name)
@@ -202,7 +165,7 @@ def test_hub_rules_arbitrary_document_is_refused_with_a_rules_error(name: str, d
 @FUZZ
 @given(data=st.data(), name=st.sampled_from(HUB_RULES))
 def test_hub_rules_shipped_mutated_are_parsed_or_refused(data: st.DataObject, name: str) -> None:
-    _load_hub_file(name, _dump(data.draw(_mutations(_shipped(ROOT / "rules" / "hub" / name)))))
+    _load_hub_file(name, _dump(data.draw(mutations(_shipped(ROOT / "rules" / "hub" / name)))))
 
 
 def test_hub_rules_yaml_alias_bomb_is_refused_with_a_message() -> None:
