@@ -31,7 +31,8 @@ class Grid:
     def from_geojson(cls, grid_id: str, geojson: Mapping[str, Any], **fields: Any) -> Grid:
         try:
             polygon = shape(geojson)
-        except (KeyError, TypeError, ValueError, AttributeError, shapely.errors.GeometryTypeError) as exc:
+        # ShapelyError covers GEOS's own refusals too, e.g. a ring that a NaN coordinate keeps from closing.
+        except (KeyError, TypeError, ValueError, AttributeError, shapely.errors.ShapelyError) as exc:
             raise GridError(f"grid {grid_id}: polygon is not GeoJSON: {exc}") from None
         if polygon.geom_type not in ("Polygon", "MultiPolygon") or polygon.is_empty:
             raise GridError(f"grid {grid_id}: polygon must be a non-empty Polygon or MultiPolygon")
