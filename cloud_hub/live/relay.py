@@ -49,7 +49,7 @@ def enrich(message: LiveMessage, now: datetime) -> LiveMessage:
     if message.topic != "device" or message.op == "command":  # a command's answer is not a device row
         return message
     row = orjson.loads(message.data_json)
-    for key in ("last_seen", "state_ts", "created_at", "provisioned_at"):
+    for key in ("last_seen", "state_ts", "created_at", "provisioned_at", "clock_offset_at"):
         if isinstance(row.get(key), str):
             row[key] = datetime.fromisoformat(row[key])
     data = with_status(row, now)
@@ -159,7 +159,10 @@ class LiveRelay:
         with self._lock:
             subscribers = list(self._subscribers)
         for message in messages:
-            message = enrich(message, now)
+            try:
+                message = enrich(message, now)
+            except Exception:  # a row the relay cannot read goes out as stored: the relay thread must live on
+                log.exception("live relay: could not add the status to %s %s", message.topic, message.position)
             RELAYED.labels(message.topic).inc()
             RELAY_LAG.observe(max(0.0, (now - message.at).total_seconds()))
             for sub in subscribers:

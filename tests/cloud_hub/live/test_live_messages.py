@@ -84,3 +84,17 @@ def test_topics_default_to_what_the_role_may_see() -> None:
     assert parse_topics("work_order, mode", OFFICER) == frozenset({"work_order", "mode"})
     with pytest.raises(ValueError, match="unknown alarms; choose from incident"):
         parse_topics("work_order,alarms", OFFICER)
+
+
+def test_a_device_message_gets_its_status_judged_on_the_hubs_clock() -> None:
+    """The trigger's row carries timestamps as JSON text (clock_offset_at included); the relay parses each before
+    judging the status: a text one once killed the relay thread."""
+    from cloud_hub.live.relay import enrich
+
+    now = datetime(2026, 12, 4, 8, 0, tzinfo=UTC)
+    row = {"device_id": "edge-1", "online": True, "last_seen": "2026-12-04T03:00:00+00:00",
+           "health": {"ts": "2026-12-04T03:00:00+00:00"}, "clock_offset_s": -18000.0,
+           "clock_offset_at": "2026-12-04T07:59:50+00:00"}  # fmt: skip
+    message = LiveMessage(Position(1, 1), now, "device", "update", orjson.dumps(row).decode(), device_id="edge-1")
+    data = orjson.loads(enrich(message, now).data_json)
+    assert data["status"] == "online" and data["clock_skewed"] is True  # 5 h behind, heard 10 s ago
