@@ -42,6 +42,7 @@ EXCLUDED = {
     "GET /api/v1/live": "a server-sent event stream that never ends while the hub runs",
 }
 PROBLEM_MEDIA_TYPE = "application/problem+json"
+BROKER_SECRET = "fuzz-broker-secret-0123456789abcdef0123"
 
 
 class _NoLifespan:
@@ -67,7 +68,7 @@ class _NoLifespan:
 @dataclass
 class FuzzHub:
     app: Any  # what schemathesis sends to
-    headers: dict[str, dict[str, str]]  # identity -> Authorization header
+    headers: dict[str, dict[str, str]]  # identity -> its request headers (Authorization, the broker secret)
 
 
 @contextmanager
@@ -76,6 +77,7 @@ def fuzz_hub(database_url: str, mqtt_url: str, root: Path) -> Iterator[FuzzHub]:
     commands and configs are published there), its files (a copy of rules/, evidence) under `root`."""
     from fastapi.testclient import TestClient
 
+    from cloud_hub.api.routes.broker import SECRET_HEADER
     from cloud_hub.app import create_app
     from cloud_hub.core.config import HubSettings
 
@@ -96,11 +98,14 @@ def fuzz_hub(database_url: str, mqtt_url: str, root: Path) -> Iterator[FuzzHub]:
         rules_dir=rules,
         evidence_dir=root / "evidence",
         model_max_bytes=1024 * 1024,
+        broker_auth_secret=SecretStr(BROKER_SECRET),  # the EMQX routes answer, not 503 "auth is off"
     )
     app = create_app(hub_settings)
     with TestClient(app) as client:
         world = build_world(client, hub_settings)
-        yield FuzzHub(_NoLifespan(app), {name: world.headers[name] for name in IDENTITIES})
+        # Every request carries the broker's secret too, so /broker/* is fuzzed past its gate (other routes ignore it).
+        broker = {SECRET_HEADER: BROKER_SECRET}
+        yield FuzzHub(_NoLifespan(app), {name: world.headers[name] | broker for name in IDENTITIES})
 
 
 def api_schema() -> Any:
