@@ -5,7 +5,11 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+import numpy as np
+
 from cityops.contract.topics import Topic
+from edge_agent.detections import Detections
+from edge_agent.models.manifest import load_manifest
 from tests.shared_assets import MEDIA_DIR as MEDIA_DIR
 from tests.shared_assets import MODELS_DIR as MODELS_DIR
 from tests.shared_assets import SHARED as SHARED
@@ -52,3 +56,23 @@ class FakeUploader:
         if self.fail_with is not None:
             raise self.fail_with
         self.uploads.append((event_id, path, sha256))
+
+
+class OneCarDetector:
+    """Sees one confident car at the same place in every frame (YOLOX-Nano's spec and classes)."""
+
+    spec = load_manifest().get("yolox_nano")
+
+    def detect(self, image: np.ndarray) -> Detections:
+        return Detections.from_arrays([[40, 30, 60, 60]], [0.9], [2], self.spec.classes)
+
+
+class ListRecorder:
+    """The pipeline's recorder, keeping the events in memory instead of the outbox."""
+
+    def __init__(self) -> None:
+        self.events: list[dict] = []
+
+    def record(self, event: dict, request: object) -> int:
+        self.events.append(event)
+        return len(self.events)

@@ -21,6 +21,7 @@ from edge_agent.models.manifest import load_manifest
 from edge_agent.pipeline import CameraPipeline
 from edge_agent.rules import load_rules
 from edge_agent.zones import Zone, ZoneConfig
+from tests.edge_agent.edge_testkit import ListRecorder, OneCarDetector
 
 NAMES = ("person", "bicycle", "car", "motorcycle", "airplane", "bus", "train", "truck")
 FRAME = (100, 100)
@@ -246,22 +247,6 @@ def test_road_occupation_windows_end_with_a_reason_field() -> None:
     ]
 
 
-class _OneCarDetector:
-    spec = load_manifest().get("yolox_nano")
-
-    def detect(self, image: np.ndarray) -> Detections:
-        return Detections.from_arrays([[40, 30, 60, 60]], [0.9], [2], self.spec.classes)
-
-
-class _ListRecorder:
-    def __init__(self) -> None:
-        self.events: list[dict] = []
-
-    def record(self, event: dict, request) -> int:
-        self.events.append(event)
-        return len(self.events)
-
-
 def test_pipeline_feeds_the_frame_time_and_reports_the_end_reason(tmp_path: Path) -> None:
     rules = tmp_path / "rules.yaml"
     rules.write_text(
@@ -274,8 +259,8 @@ analytics:
 """
     )
     camera = CameraConfig(camera_id="cam-p", source="x.jpg", rules=rules)
-    recorder = _ListRecorder()
-    pipeline = CameraPipeline(camera, load_rules(rules), _OneCarDetector(), recorder, LatencyWindow())
+    recorder = ListRecorder()
+    pipeline = CameraPipeline(camera, load_rules(rules), OneCarDetector(), recorder, LatencyWindow())
     image = np.zeros((100, 100, 3), np.uint8)
     t0 = datetime(2026, 7, 1, 18, 59, 50, tzinfo=SHANGHAI)
     for n in range(0, 20, 2):

@@ -11,11 +11,10 @@ import numpy as np
 from cityops.contract.messages import Event
 from edge_agent.capture.sources import Frame
 from edge_agent.config import CameraConfig
-from edge_agent.detections import Detections
 from edge_agent.health import LatencyWindow
-from edge_agent.models.manifest import load_manifest
 from edge_agent.pipeline import CameraPipeline, PipelineWorker
 from edge_agent.rules import load_rules
+from tests.edge_agent.edge_testkit import ListRecorder, OneCarDetector
 
 T0 = datetime(2026, 7, 1, 9, 0, tzinfo=UTC)
 IMAGE = np.zeros((100, 100, 3), np.uint8)
@@ -27,34 +26,18 @@ analytics:
 """
 
 
-class _OneCar:
-    spec = load_manifest().get("yolox_nano")
-
-    def detect(self, image: np.ndarray) -> Detections:
-        return Detections.from_arrays([[40, 30, 60, 60]], [0.9], [2], self.spec.classes)
-
-
-class _ListRecorder:
-    def __init__(self) -> None:
-        self.events: list[dict] = []
-
-    def record(self, event: dict, request) -> int:
-        self.events.append(event)
-        return len(self.events)
-
-
 def frame(n: int) -> Frame:
     return Frame(IMAGE, T0 + timedelta(seconds=n), 100.0 + n, n)
 
 
-def parked(tmp_path: Path, recorder: _ListRecorder) -> CameraPipeline:
+def parked(tmp_path: Path, recorder: ListRecorder) -> CameraPipeline:
     """A pipeline whose car has started a stay (dwell 5 s), at frame 10."""
     path = tmp_path / "rules.yaml"
     path.write_text(RULES.format(version=1, dwell=5))
     pipeline = CameraPipeline(
         CameraConfig(camera_id="cam-c", source="x.jpg", rules=path),
         load_rules(path),
-        _OneCar(),
+        OneCarDetector(),
         recorder,
         LatencyWindow(),
     )
@@ -71,7 +54,7 @@ def rules(tmp_path: Path, version: int, dwell: int):
 
 
 def test_a_changed_rule_ends_the_open_stay_with_rules_changed_before_the_next_frame(tmp_path: Path) -> None:
-    recorder = _ListRecorder()
+    recorder = ListRecorder()
     old = parked(tmp_path, recorder)
     new = old.successor(rules(tmp_path, 2, dwell=60))
     assert len(recorder.events) == 1  # nothing yet: the worker ends them on its own thread
@@ -86,7 +69,7 @@ def test_a_changed_rule_ends_the_open_stay_with_rules_changed_before_the_next_fr
 
 
 def test_an_unchanged_rule_keeps_its_stay_across_a_rules_reload(tmp_path: Path) -> None:
-    recorder = _ListRecorder()
+    recorder = ListRecorder()
     old = parked(tmp_path, recorder)
     new = old.successor(rules(tmp_path, 2, dwell=5))  # a new file version, the same parking rule and zone
     for n in range(11, 50):
@@ -95,7 +78,7 @@ def test_an_unchanged_rule_keeps_its_stay_across_a_rules_reload(tmp_path: Path) 
 
 
 def test_stopping_the_worker_ends_open_stays_with_agent_stopped(tmp_path: Path) -> None:
-    recorder = _ListRecorder()
+    recorder = ListRecorder()
     pipeline = parked(tmp_path, recorder)
     worker = PipelineWorker(pipeline, lambda timeout: None)
     worker.stop(end_stays="agent_stopped")  # how the agent stops its cameras (edge_agent/app.py)
@@ -106,7 +89,7 @@ def test_stopping_the_worker_ends_open_stays_with_agent_stopped(tmp_path: Path) 
 
 
 def test_a_reload_then_a_stop_ends_each_stay_once(tmp_path: Path) -> None:
-    recorder = _ListRecorder()
+    recorder = ListRecorder()
     old = parked(tmp_path, recorder)
     new = old.successor(rules(tmp_path, 2, dwell=60))
     new.close("agent_stopped")  # stopped before the new pipeline saw a frame

@@ -24,6 +24,7 @@ from edge_agent.pipeline import CameraPipeline
 from edge_agent.rules import load_rules
 from edge_agent.tracking.iou import box_iou
 from edge_agent.tracking.merge import merge_class_group
+from tests.edge_agent.edge_testkit import ListRecorder
 from tests.shared_assets import MODELS_DIR, shared_file
 
 VEHICLES = ("car", "truck", "bus", "motorcycle")
@@ -91,15 +92,6 @@ class _Replay:
         return self.detections
 
 
-class _ListRecorder:
-    def __init__(self) -> None:
-        self.events: list[dict] = []
-
-    def record(self, event: dict, request) -> int:
-        self.events.append(event)
-        return len(self.events)
-
-
 def test_a_van_seen_as_car_and_truck_is_one_stay_in_the_pipeline(street, tmp_path: Path) -> None:
     image, detections = street
     rules = tmp_path / "rules.yaml"
@@ -112,7 +104,7 @@ analytics:
 """
     )
     camera = CameraConfig(camera_id="cam-v", source="x.jpg", rules=rules)
-    recorder = _ListRecorder()
+    recorder = ListRecorder()
     pipeline = CameraPipeline(camera, load_rules(rules), _Replay(detections), recorder, LatencyWindow())
     t0 = datetime(2026, 7, 1, 9, 0, tzinfo=UTC)
     for n in range(6):
