@@ -4,6 +4,7 @@ optionally the edge's event-level evaluation on labelled clips."""
 from __future__ import annotations
 
 import importlib
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,9 @@ def map_metrics(weights: Path, data: Path, imgsz: int | None = None, device: str
     if imgsz:
         args["imgsz"] = imgsz
     args["plots"] = OFFLINE_TRAIN_ARGS["plots"]
-    metrics = model.val(**args)
+    # Ultralytics writes a val folder even without plots; a scratch one, so eval leaves nothing in the cwd.
+    with tempfile.TemporaryDirectory(prefix="cityops-val-") as scratch:
+        metrics = model.val(**args, project=scratch, name="val")
     return {
         "weights": str(weights),
         "data": str(data),

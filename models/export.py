@@ -10,6 +10,7 @@ no calibration set, and it is what the shared yolov8n_int8 model uses on the edg
 from __future__ import annotations
 
 import ast
+import logging
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,7 +55,7 @@ def export_fp32(weights: Path, imgsz: int | None, out_path: Path) -> Path:
     """Ultralytics' ONNX export, fixed batch 1, on the CPU, moved to `out_path`."""
     ultralytics = import_ultralytics()
     model = ultralytics.YOLO(str(weights))
-    args: dict[str, Any] = {"format": "onnx", "device": "cpu", "dynamic": False, "half": False, "simplify": True}
+    args: dict[str, Any] = {"format": "onnx", "device": "cpu", "dynamic": False, "simplify": True}
     if imgsz:
         args["imgsz"] = imgsz
     written = Path(model.export(**args))
@@ -78,7 +79,14 @@ def convert_fp16(fp32: Path, out_path: Path) -> Path:
 def convert_int8(fp32: Path, out_path: Path) -> Path:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    quantize_dynamic(str(fp32), str(out_path), weight_type=QuantType.QUInt8)
+    # The quantiser logs one INFO line per tensor on the root logger; only its warnings are worth showing.
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(max(level, logging.WARNING))
+    try:
+        quantize_dynamic(str(fp32), str(out_path), weight_type=QuantType.QUInt8)
+    finally:
+        root.setLevel(level)
     return out_path
 
 

@@ -5,8 +5,10 @@ Set before `ultralytics` is imported, because it reads its settings and environm
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -27,6 +29,8 @@ def apply_offline_env(config_dir: Path | None = None) -> None:
         os.environ.setdefault(key, value)
     if "YOLO_CONFIG_DIR" not in os.environ:
         folder = config_dir or Path(tempfile.mkdtemp(prefix="cityops-yolo-"))
+        if config_dir is None:
+            atexit.register(shutil.rmtree, folder, ignore_errors=True)
         os.environ["YOLO_CONFIG_DIR"] = str(folder)
 
 

@@ -3,6 +3,7 @@ without the training extra, the hub's problem details, and the chain test's CI r
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -112,3 +113,18 @@ def test_missing_training_venv_fails_under_ci(monkeypatch: pytest.MonkeyPatch, t
     monkeypatch.delenv("CI")
     with pytest.raises(pytest.skip.Exception, match="make train-venv"):
         test_models_chain.training_python()
+
+
+def test_publish_refusals_name_the_problem(tmp_path: Path) -> None:
+    model = tmp_path / "m.onnx"
+    model.write_bytes(b"x")
+    run = [sys.executable, "-m", "cityops.cli", "models", "publish", str(model), "--hub", "http://127.0.0.1:9"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CITYOPS_HUB_")}
+    no_login = subprocess.run([*run, "--version", "1"], cwd=REPO, env=env, capture_output=True, text=True)
+    assert no_login.returncode == 2 and "give --user" in no_login.stderr
+    no_version = subprocess.run([*run, "--user", "tech", "--password", "p"], cwd=REPO, env=env, capture_output=True,
+                                text=True)  # fmt: skip
+    assert no_version.returncode == 2 and "give --version" in no_version.stderr
+    closed = subprocess.run([*run, "--user", "tech", "--password", "p", "--version", "1"], cwd=REPO, env=env,
+                            capture_output=True, text=True)  # fmt: skip
+    assert closed.returncode == 2 and "cannot reach the hub at http://127.0.0.1:9" in closed.stderr
