@@ -4,6 +4,7 @@ without the training extra, the hub's problem details, and the chain test's CI r
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -128,3 +129,22 @@ def test_publish_refusals_name_the_problem(tmp_path: Path) -> None:
     closed = subprocess.run([*run, "--user", "tech", "--password", "p", "--version", "1"], cwd=REPO, env=env,
                             capture_output=True, text=True)  # fmt: skip
     assert closed.returncode == 2 and "cannot reach the hub at http://127.0.0.1:9" in closed.stderr
+
+
+@pytest.mark.parametrize(
+    ("base", "epochs", "imgsz", "problem"),
+    [
+        ("missing/yolo11n.pt", 1, 64, "not found; give a local .pt"),  # never downloaded
+        ("yolo11n.onnx", 1, 64, "must be a .pt weights file or a model .yaml"),
+        ("yolo11n.yaml", 0, 64, "--epochs must be >= 1"),
+        ("yolo11n.yaml", 1, 100, "a multiple of 32"),
+    ],
+)
+def test_train_request_refusals(tmp_path: Path, base: str, epochs: int, imgsz: int, problem: str) -> None:
+    from models.train import TrainRequest, check_request
+
+    data = tmp_path / "data.yaml"
+    data.write_text("names: {0: a}\n")
+    with pytest.raises(ValueError, match=re.escape(problem)):
+        check_request(TrainRequest(data, base, epochs, imgsz, tmp_path))
+    check_request(TrainRequest(data, "yolo11n.yaml", 1, 64, tmp_path))
