@@ -20,13 +20,21 @@ WEB_BUILT := $(WEB)/dist/.built
 WEB_SOURCES := $(shell find $(WEB)/src $(WEB)/public $(WEB)/scripts $(WEB)/command $(WEB)/officer $(WEB)/technician $(WEB)/admin \
 	$(WEB)/index.html $(WEB)/vite.config.ts $(WEB)/tsconfig.json $(WEB)/package.json -type f 2>/dev/null)
 
-.PHONY: demo test install system-packages test-packages web lint lock stack-up stack-down clean
+# The model chain's training venv (Ultralytics, torch): separate from .venv so the edge and hub installs, and the
+# main suite, never carry torch. tests/models runs the chain in it. No lock file of its own: torch's CUDA wheels
+# come from this machine's local wheel folder through pip (uv does not resolve them offline), so it is installed
+# with the dev lock as constraints (shared packages such as numpy, onnx and onnxruntime match .venv) and the
+# exact torch/torchvision pins of the `training` extra.
+TRAIN_VENV := .venv-train
+TRAIN_STAMP := $(TRAIN_VENV)/.installed-$(shell cat pyproject.toml $(LOCK)/dev.txt | sha256sum | cut -c1-12)
+
+.PHONY: demo test install system-packages test-packages train-venv web lint lock stack-up stack-down clean
 
 demo: install
 	$(BIN)/cityops demo
 
 # Lint first: a style slip fails in seconds, not after the 13-minute suite.
-test: install test-packages lint
+test: install test-packages train-venv lint
 	$(BIN)/python -m pytest
 
 install: system-packages $(STAMP) web
@@ -71,6 +79,13 @@ $(STAMP): pyproject.toml $(LOCK)/dev.txt
 	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev]' -c $(LOCK)/dev.txt
 	@rm -f $(VENV)/.installed-*; touch $@
 
+train-venv: $(TRAIN_STAMP)
+
+$(TRAIN_STAMP): pyproject.toml $(LOCK)/dev.txt
+	@test -x $(TRAIN_VENV)/bin/python || $(PYTHON) -m venv $(TRAIN_VENV)
+	$(TRAIN_VENV)/bin/python -m pip install -q --disable-pip-version-check -e '.[training,edge]' -c $(LOCK)/dev.txt
+	@rm -f $(TRAIN_VENV)/.installed-*; touch $@
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -95,4 +110,4 @@ stack-down:
 	$(BIN)/cityops stack down
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache $(WEB)/node_modules $(WEB)/dist
+	rm -rf $(VENV) $(TRAIN_VENV) .pytest_cache .ruff_cache $(WEB)/node_modules $(WEB)/dist

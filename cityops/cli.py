@@ -15,7 +15,7 @@ import sys
 from cityops import __version__
 from cityops.logs import FORMATS, LOG_FORMAT_ENV, configure_logging
 
-SIDES = ("cloud_hub.cli", "edge_agent.cli")
+SIDES = ("cloud_hub.cli", "edge_agent.cli", "models.cli")
 
 
 def build_parser() -> argparse.ArgumentParser:
