@@ -1,4 +1,4 @@
-"""Edge-side subcommands of `cityops`: `edge run --config FILE` and `edge detect IMAGE_OR_VIDEO`.
+"""Edge-side subcommands of `cityops`: `edge run --config FILE`, `edge detect IMAGE_OR_VIDEO` and `edge eval LABELS`.
 
 Only the standard library is imported here; handlers import the agent (numpy, OpenCV, ONNX Runtime) when run.
 """
@@ -36,6 +36,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     detect.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     detect.set_defaults(func=detect_command)
 
+    evaluate = edge_sub.add_parser(
+        "eval",
+        help="replay a labelled set of clips through the pipeline and score its events",
+        description="Replay each clip of LABELS (e.g. bench/event_quality/labels.yaml) through the agent's own "
+        "pipeline on video time, and print event precision, recall, F1, start-time error and duplicates per "
+        "analytic and footage kind, then one JSON line.",
+    )
+    evaluate.add_argument("labels", type=Path, metavar="LABELS")
+    evaluate.add_argument("--only", action="append", metavar="CLIP", help="replay only this clip (repeatable)")
+    evaluate.add_argument("--models-dir", type=Path, default=None, help="default: ../shared/models beside the checkout")
+    evaluate.add_argument("--media-dir", type=Path, default=None, help="default: ../shared/media beside the checkout")
+    evaluate.add_argument("--json", action="store_true", help="print only the JSON line")
+    evaluate.set_defaults(func=eval_command)
+
 
 def run_command(args: argparse.Namespace) -> int:
     from cityops.logs import set_role
@@ -62,4 +76,21 @@ def detect_command(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(json.dumps(result) if args.json else format_text(result))
+    return 0
+
+
+def eval_command(args: argparse.Namespace) -> int:
+    from edge_agent.config import ConfigError
+    from edge_agent.evaluation.labels import LabelsError
+    from edge_agent.evaluation.replay import evaluate, format_table, summary
+    from edge_agent.models.manifest import ModelIntegrityError
+
+    try:
+        results = evaluate(args.labels, args.only, args.models_dir, args.media_dir)
+    except (LabelsError, ConfigError, ModelIntegrityError, ValueError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if not args.json:
+        print(format_table(results))
+    print(json.dumps(summary(results)))
     return 0
