@@ -26,6 +26,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "override mqtt_url / hub_url from the file.",
     )
     run.add_argument("--config", required=True, type=Path, help="edge agent YAML (see edge_agent/examples/)")
+    run.add_argument("--log-file", type=Path, help="also log to this file, rotated by size (stderr goes on)")
+    run.add_argument("--log-max-bytes", type=int, help="rotate at this size (default CITYOPS_LOG_MAX_BYTES or 10 MB)")
+    run.add_argument("--log-backups", type=int, help="rotated files kept (default CITYOPS_LOG_BACKUPS or 5)")
     run.set_defaults(func=run_command)
 
     detect = edge_sub.add_parser(
@@ -69,6 +72,14 @@ def run_command(args: argparse.Namespace) -> int:
     from edge_agent.models.manifest import ModelIntegrityError
 
     set_role("edge")
+    if args.log_file:
+        from cityops.logs import add_rotating_file, rotation_settings
+
+        try:
+            add_rotating_file(args.log_file, *rotation_settings(args.log_max_bytes, args.log_backups))
+        except (ValueError, OSError) as exc:
+            print(f"error: --log-file {args.log_file}: {exc}", file=sys.stderr)
+            return 2
     try:
         return run_agent(args.config)
     except (ConfigError, ModelIntegrityError) as exc:
