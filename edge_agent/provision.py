@@ -12,7 +12,6 @@ import base64
 import binascii
 import json
 import os
-import pwd
 import ssl
 import urllib.error
 import urllib.request
@@ -125,9 +124,12 @@ def build_config(answer: dict[str, Any], config_path: Path, site: dict[str, Any]
 
 
 def write_private(path: Path, text: str) -> None:
-    """Atomic owner-only write: a temp file 0600 in the same 0700 folder, then rename over the target."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    os.chmod(path.parent, 0o700)
+    """Atomic owner-only write: a temp file 0600 in the same folder, then rename over the target. A folder made here
+    is 0700 (and the agent's); an existing one is left as it is (never tighten /tmp or someone's home)."""
+    if not path.parent.exists():
+        path.parent.mkdir(parents=True, mode=0o700)
+        os.chmod(path.parent, 0o700)  # mkdir's mode is masked by the umask
+        _give_to_agent(path.parent)
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.unlink(missing_ok=True)
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -140,15 +142,16 @@ def write_private(path: Path, text: str) -> None:
 
 
 def _give_to_agent(path: Path) -> None:
-    """Run as root on the box, the files belong to the agent's user (the unit's User=), still 0600."""
-    if os.geteuid() != 0:
+    """Run as root on the box, the files belong to the agent's user (the unit's User=), still owner-only."""
+    if not hasattr(os, "geteuid") or os.geteuid() != 0:
         return
+    import pwd  # POSIX only, like the boxes
+
     try:
         user = pwd.getpwnam(AGENT_USER)
     except KeyError:
         return
     os.chown(path, user.pw_uid, user.pw_gid)
-    os.chown(path.parent, user.pw_uid, user.pw_gid)
 
 
 def provision(

@@ -55,3 +55,10 @@ def test_private_write_and_no_overwrite_before_spending_the_token(tmp_path: Path
     with pytest.raises(ProvisionError, match="cannot reach the hub"):
         provision(Target("https://127.0.0.1:1", "tok"), target, force=True)
     assert target.read_text() == "a: 1\n"
+
+
+def test_an_existing_folder_keeps_its_mode(tmp_path: Path) -> None:
+    tmp_path.chmod(0o755)
+    write_private(tmp_path / "edge.yaml", "a: 1\n")
+    assert stat.S_IMODE(tmp_path.stat().st_mode) == 0o755  # never tighten /tmp or a home folder
+    assert stat.S_IMODE((tmp_path / "edge.yaml").stat().st_mode) == 0o600
