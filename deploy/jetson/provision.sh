@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Provisioning of one edge box, run ON the box by the technician: redeems the one-time token the technician app
 # shows (add-a-box wizard, or POST /api/v1/devices/{id}/provisioning-tokens) with `cityops edge provision`, which
-# fetches the box's configuration from the hub, writes /etc/cityops/edge.yaml (mode 0600, folder 0700, owned by
-# the agent's user) and enables and (re)starts the cityops-edge systemd unit.
+# fetches the box's configuration from the hub, writes /etc/cityops/edge.yaml (mode 0600, a new folder 0700, owned
+# by the agent's user) and enables and (re)starts the cityops-edge systemd unit.
 #
 #   provision.sh (--hub URL --token TOKEN | --qr TEXT) [--site SITE.yaml] [--config FILE] [--force]
 #                [--allow-http] [--hub-ca PEM] [--no-start]
