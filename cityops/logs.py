@@ -108,3 +108,40 @@ def set_role(role: str) -> None:
     """Name this process in every line from now on (`hub`, `ingest-w3`)."""
     global _role
     _role = role
+
+
+LOG_MAX_BYTES_ENV = "CITYOPS_LOG_MAX_BYTES"
+LOG_BACKUPS_ENV = "CITYOPS_LOG_BACKUPS"
+_FILE_HANDLER_NAME = "cityops-file"
+
+
+def rotation_settings(max_bytes: int | None, backups: int | None) -> tuple[int, int]:
+    """Size per file and files kept: the options, else CITYOPS_LOG_MAX_BYTES / CITYOPS_LOG_BACKUPS, else 10 MB x 5.
+    A bad value is refused by name (an unbounded log would fill the box's disk)."""
+    size = max_bytes if max_bytes is not None else os.environ.get(LOG_MAX_BYTES_ENV, "10000000")
+    count = backups if backups is not None else os.environ.get(LOG_BACKUPS_ENV, "5")
+    try:
+        size, count = int(size), int(count)
+    except ValueError:
+        detail = f"{LOG_MAX_BYTES_ENV}={size!r}, {LOG_BACKUPS_ENV}={count!r}"
+        raise ValueError(f"log rotation needs whole numbers ({detail})") from None
+    if size < 1024 or count < 1:
+        raise ValueError(f"log rotation needs max bytes >= 1024 and backups >= 1, got {size} and {count}")
+    return size, count
+
+
+def add_rotating_file(path: str | os.PathLike[str], max_bytes: int, backups: int) -> logging.Handler:
+    """Also log to `path`, rotated at `max_bytes` keeping `backups` old files, in the console's format."""
+    from logging.handlers import RotatingFileHandler
+
+    console = next((h for h in logging.getLogger().handlers if h.get_name() == _HANDLER_NAME), None)
+    handler = RotatingFileHandler(path, maxBytes=max_bytes, backupCount=backups, encoding="utf-8")
+    handler.addFilter(ContextFilter())
+    handler.setFormatter(console.formatter if console and console.formatter else logging.Formatter(TEXT_FORMAT))
+    handler.set_name(_FILE_HANDLER_NAME)
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if h.get_name() == _FILE_HANDLER_NAME]:
+        root.removeHandler(old)
+        old.close()
+    root.addHandler(handler)
+    return handler

@@ -46,6 +46,7 @@ from edge_agent.remote.commands import RemoteCommands
 from edge_agent.remote.device_config import RemotePlan, check_source, plan_remote_config
 from edge_agent.rules import CameraRules, load_rules
 from edge_agent.tracking import TrackIdAllocator
+from edge_agent.watchdog import PipelineWatchdog, sd_notify, watchdog_interval_s
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +109,8 @@ class EdgeAgent:
         self._model_since = Totals(0, 0)  # camera totals when the running model took over
         self.model_watch: ModelWatch | None = None
         self._model_watch_report: dict[str, object] | None = None
+        interval = watchdog_interval_s()
+        self.watchdog = PipelineWatchdog(interval) if interval else None  # systemd's WatchdogSec, when set
         self._cameras_stopped = False  # set under _swap_lock: no live change may start a camera after the stop
 
     @property
@@ -267,9 +270,11 @@ class EdgeAgent:
 
     def run(self, stop_event: threading.Event) -> None:
         self.start()
+        sd_notify("READY=1")  # Type=notify: started only once cameras and the link are up
         try:
             stop_event.wait()
         finally:
+            sd_notify("STOPPING=1")
             self.stop()
 
     # -- health --------------------------------------------------------------------------------------------
@@ -306,7 +311,12 @@ class EdgeAgent:
             plates=self.plates,
             score_threshold=self.config.runtime.score_threshold,
         )
-        worker = PipelineWorker(pipeline, reader.get, on_frame=self.metrics.on_frame)
+        watchdog = self.watchdog
+        worker = PipelineWorker(
+            pipeline, reader.get, on_frame=self.metrics.on_frame, on_pass=watchdog.alive if watchdog else None
+        )
+        if watchdog is not None:
+            worker.on_stopped = watchdog.forget
         reader.start()
         worker.start()
         return CameraRuntime(camera, reader, worker, track_ids)

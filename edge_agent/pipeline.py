@@ -349,10 +349,14 @@ class PipelineWorker:
         pipeline: CameraPipeline,
         next_frame: Callable[[float], Frame | None],
         on_frame: Callable[[str, float | None], None] | None = None,
+        on_pass: Callable[[str], None] | None = None,
     ) -> None:
-        """`on_frame(camera_id, inference_ms)` after each analysed frame (metrics)."""
+        """`on_frame(camera_id, inference_ms)` after each analysed frame (metrics); `on_pass(camera_id)` after each
+        pass of the loop, a frame or an idle wait (the systemd watchdog: a loop stuck in a frame stops calling)."""
         self.pipeline = pipeline
         self.on_frame = on_frame
+        self.on_pass = on_pass
+        self.on_stopped: Callable[[str], None] | None = None
         self.next_frame = next_frame
         self.errors = 0
         self._stop = threading.Event()
@@ -366,6 +370,8 @@ class PipelineWorker:
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(timeout_s)
+        if self.on_stopped is not None:
+            self.on_stopped(self.pipeline.camera.camera_id)
         if end_stays is None:
             return
         if self._thread.is_alive():  # a frame is stuck: closing beside it would race on the analytics' state
@@ -385,6 +391,8 @@ class PipelineWorker:
 
     def _run(self) -> None:
         while not self._stop.is_set():
+            if self.on_pass is not None:
+                self.on_pass(self.pipeline.camera.camera_id)
             frame = self.next_frame(0.5)
             if frame is None:
                 try:

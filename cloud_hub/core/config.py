@@ -42,6 +42,9 @@ class HubSettings(BaseSettings):
     public_url: str | None = Field(None, description="URL devices and browsers use to reach the hub")
     jwt_secret: SecretStr = SecretStr(DEV_JWT_SECRET)
     jwt_ttl_s: int = Field(900, gt=0, description="lifetime of an access token in seconds; browsers refresh it")
+    provisioning_token_ttl_s: int = Field(
+        1800, ge=60, le=7 * 86400, description="default lifetime of a one-time provisioning token in seconds"
+    )
     # Browser sessions and login throttling (cloud_hub.auth.sessions, routes/auth.py). Throttle counters live in the
     # database, so every replica counts the same failures; the address is the client's as uvicorn sees it (behind a
     # proxy, uvicorn must trust its X-Forwarded-For: FORWARDED_ALLOW_IPS / --proxy-headers --forwarded-allow-ips).

@@ -10,6 +10,12 @@ QR payload, version 1 (`qr_payload`, read back by `parse_qr_payload`):
 password (the secret is also the HTTP Basic password and is shown only once, like the rest of the answer).
 base64url is RFC 4648 section 5 without `=` padding; the prefix names the format version, so a later format can
 coexist. A reader should ignore JSON keys it does not know.
+
+QR payload, version 2 (`qr_payload_v2`, read back by `parse_qr_v2`): no secret, only where to redeem a one-time
+provisioning token (the box fetches its configuration with it, POST /api/v1/provisioning/redeem):
+
+    cityops:2:<base64url of compact JSON, no padding>
+    JSON: {"h": hub_url, "t": one-time token}
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ import binascii
 import json
 
 QR_PREFIX = "cityops:1:"
+QR_PREFIX_V2 = "cityops:2:"
 
 
 def qr_payload(device_id: str, hub_url: str, mqtt_url: str, secret: str) -> str:
@@ -40,3 +47,26 @@ def parse_qr_payload(text: str) -> dict[str, str]:
     if missing:
         raise ValueError(f"provisioning code lacks {', '.join(missing)}")
     return {k: data[k] for k in ("d", "h", "m", "s")}
+
+
+def qr_payload_v2(hub_url: str, token: str) -> str:
+    """The token QR code's text: the hub to ask and the one-time token, never a secret."""
+    data = json.dumps({"h": hub_url, "t": token}, separators=(",", ":"))
+    return QR_PREFIX_V2 + base64.urlsafe_b64encode(data.encode()).decode().rstrip("=")
+
+
+def parse_qr_v2(text: str) -> dict[str, str]:
+    """The v2 payload's fields {h, t}; ValueError naming what is wrong (a v1 code is named as such)."""
+    if text.startswith(QR_PREFIX):
+        raise ValueError("this is a version 1 code (it carries the secret); use the token code, cityops:2:")
+    if not text.startswith(QR_PREFIX_V2):
+        raise ValueError(f"not a CityOps provisioning code: it must start with {QR_PREFIX_V2!r}")
+    encoded = text.removeprefix(QR_PREFIX_V2)
+    try:
+        data = json.loads(base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)))
+    except (binascii.Error, ValueError) as exc:
+        raise ValueError(f"provisioning code is damaged: {exc}") from None
+    missing = [k for k in ("h", "t") if not isinstance(data, dict) or not isinstance(data.get(k), str)]
+    if missing:
+        raise ValueError(f"provisioning code lacks {', '.join(missing)}")
+    return {k: data[k] for k in ("h", "t")}

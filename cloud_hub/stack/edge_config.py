@@ -80,10 +80,13 @@ def provisioning_config(
     data_dir: Path = DEFAULT_DATA_DIR,
     models_dir: Path = DEFAULT_MODELS_DIR,
     model: str = "yolox_nano",
+    trusted_keys: list[str] | None = None,
 ) -> dict[str, Any]:
     """A new box's whole configuration from the provisioning answer, with an empty camera list to fill in. A private
-    CA in the answer (`mqtt_ca_pem`) is expected at DEFAULT_CA_FILE, where provision.sh writes it."""
+    CA in the answer (`mqtt_ca_pem`) is expected at DEFAULT_CA_FILE, where provision.sh writes it. `trusted_keys`
+    (the hub's model signing public key) lets the box accept the hub's signed model updates."""
     ca_file = {"mqtt_ca_file": str(DEFAULT_CA_FILE)} if credentials.get("mqtt_ca_pem") else {}
+    updates = {"model_updates": {"trusted_keys": list(trusted_keys)}} if trusted_keys else {}
     return {
         "device_id": str(credentials["device_id"]),
         "mqtt_url": _credentials_url(credentials),
@@ -93,6 +96,7 @@ def provisioning_config(
         "models_dir": str(models_dir),
         "model": model,
         "health_interval_s": 30,
+        **updates,
         "cameras": [],
     }
 

@@ -277,6 +277,12 @@ def test_register_a_box_with_credentials_file_and_qr(browser: Browser, web_stack
         assert fields["d"] == device_id and fields["s"] == password and password not in fields["m"]
         screenshot(page, "technician-register-qr")
 
+        # The alternative: a one-time token the box redeems itself; its code carries the hub and token, no secret.
+        page.get_by_test_id("make-token").click()
+        command = page.get_by_test_id("token-command")
+        expect(command).to_contain_text("cityops edge provision --hub ")
+        expect(page.get_by_test_id("token-qr")).to_be_visible()
+
         page.get_by_test_id("credentials-saved").click()
         page.get_by_test_id("register-continue").click()
         expect(page.get_by_test_id("device-waiting")).to_be_visible()

@@ -640,11 +640,35 @@ def test_shell_scripts_parse_and_are_executable(script: Path) -> None:
         assert check.returncode == 0, check.stdout
 
 
-def test_systemd_unit_runs_the_agent_and_restarts_always() -> None:
-    unit = (JETSON / "cityops-edge.service").read_text(encoding="utf-8")
-    assert re.search(r"^ExecStart=\S+/cityops edge run --config /etc/cityops/edge\.yaml$", unit, flags=re.MULTILINE)
-    assert re.search(r"^Restart=always$", unit, flags=re.MULTILINE)
-    assert re.search(r"^NoNewPrivileges=yes$", unit, flags=re.MULTILINE)
+def systemd_unit(path: Path) -> dict[str, dict[str, list[str]]]:
+    """A unit file as systemd reads it: sections of keys, each with all its values in order (keys may repeat)."""
+    sections: dict[str, dict[str, list[str]]] = {}
+    current: dict[str, list[str]] | None = None
+    for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        line = raw.strip()
+        if not line or line.startswith(("#", ";")):
+            continue
+        if line.startswith("[") and line.endswith("]"):
+            current = sections.setdefault(line[1:-1], {})
+            continue
+        assert current is not None and "=" in line, f"{path.name}:{number}: not a key=value in a section: {raw!r}"
+        key, value = line.split("=", 1)
+        current.setdefault(key.strip(), []).append(value.strip())
+    return sections
+
+
+def test_systemd_unit_runs_the_agent_with_watchdog_and_rotating_logs() -> None:
+    unit = systemd_unit(JETSON / "cityops-edge.service")
+    service = unit["Service"]
+    assert service["ExecStart"] == [
+        "/opt/cityops/venv/bin/cityops edge run --config /etc/cityops/edge.yaml --log-file /var/log/cityops/edge.log"
+    ]
+    assert service["Type"] == ["notify"] and service["NotifyAccess"] == ["main"]
+    assert int(service["WatchdogSec"][0]) > 0
+    assert service["Restart"] == ["on-failure"]
+    assert service["LogsDirectory"] == ["cityops"]
+    assert service["NoNewPrivileges"] == ["yes"]
+    assert unit["Install"]["WantedBy"] == ["multi-user.target"]
 
 
 def test_systemd_unit_verifies(tmp_path: Path) -> None:

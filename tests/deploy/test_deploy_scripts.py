@@ -1,47 +1,24 @@
-"""The deployment scripts run for real: provision.sh against a stand-in `cityops` CLI (the hub's JSON answer),
+"""The deployment scripts run for real: provision.sh against a stand-in `cityops` CLI (its arguments; the CLI
+itself is tested end to end in tests/cloud_hub/devices/test_devices_provision_e2e.py),
 build-engine.sh with a stand-in `trtexec` (no GPU here), broker_setup.py against a private Mosquitto."""
 
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import ssl
-import stat
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from edge_agent.config import load_config
-
 ROOT = Path(__file__).resolve().parents[2]
 PROVISION = ROOT / "deploy" / "jetson" / "provision.sh"
 BUILD_ENGINE = ROOT / "deploy" / "jetson" / "build-engine.sh"
 BROKER_SETUP = ROOT / "deploy" / "cloud" / "broker_setup.py"
-
-ANSWER = {
-    "device_id": "edge-site-07",
-    "mqtt_host": "mqtt.example.org",
-    "mqtt_port": 1883,
-    "username": "edge-site-07",
-    "password": "s3cr@t/with:odd chars",
-    "hub_url": "https://hub.example.org",
-}
-SITE = textwrap.dedent(
-    """\
-    cameras:
-      - camera_id: cam-north
-        source: rtsp://10.0.0.5/stream1
-        fps: 2
-        rules: rules/street.yaml
-    log_level: INFO
-    """
-)
 
 
 def executable(path: Path, text: str) -> Path:
@@ -50,179 +27,61 @@ def executable(path: Path, text: str) -> Path:
     return path
 
 
-def answering_cli(tmp_path: Path, answer: dict[str, object]) -> Path:
-    """Stands in for `cityops`: records its arguments and prints `answer` as the hub's provisioning answer."""
+def recording_cli(tmp_path: Path, status: int = 0, message: str = "") -> Path:
+    """Stands in for `cityops`: records its arguments, prints `message` to stderr and exits with `status`."""
     return executable(
         tmp_path / "fake-cityops",
-        "#!/usr/bin/env bash\n"
-        f'echo "$*" > {tmp_path}/cli-args\n'
-        f'echo "$CITYOPS_HUB_URL $CITYOPS_ADMIN_USER $CITYOPS_ADMIN_PASSWORD" > {tmp_path}/cli-env\n'
-        f"cat <<'JSON'\n{json.dumps(answer)}\nJSON\n",
+        f'#!/usr/bin/env bash\nprintf "%s\\n" "$@" > {tmp_path}/cli-args\necho "{message}" >&2\nexit {status}\n',
     )
 
 
-@pytest.fixture
-def fake_cli(tmp_path: Path) -> Path:
-    return answering_cli(tmp_path, ANSWER)
-
-
 def run_provision(tmp_path: Path, cli: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {
-        "PATH": os.environ["PATH"],
-        "CITYOPS_CLI": str(cli),
-        "CITYOPS_HUB_URL": "https://hub.example.org",
-        "CITYOPS_ADMIN_PASSWORD": "admin-pass",
-    }
+    env = {"PATH": os.environ["PATH"], "CITYOPS_CLI": str(cli)}
     return subprocess.run(
         ["bash", str(PROVISION), *args], capture_output=True, text=True, env=env, cwd=tmp_path, check=False
     )
 
 
-def test_provision_writes_a_private_valid_edge_config(tmp_path: Path, fake_cli: Path) -> None:
-    site = tmp_path / "site.yaml"
-    site.write_text(SITE, encoding="utf-8")
-    output = tmp_path / "etc" / "edge.yaml"
-    result = run_provision(
-        tmp_path,
-        fake_cli,
-        "--id",
-        "edge-site-07",
-        "--site",
-        str(site),
-        "--output",
-        str(output),
-        "--lon",
-        "118.79",
-        "--lat",
-        "32.06",
-        "--data-dir",
-        str(tmp_path / "data"),
-    )
+def test_provision_sh_parses() -> None:
+    assert subprocess.run(["bash", "-n", str(PROVISION)], check=False).returncode == 0
+
+
+def test_provision_runs_cityops_edge_provision_and_starts_the_unit(tmp_path: Path) -> None:
+    cli = recording_cli(tmp_path)
+    result = run_provision(tmp_path, cli, "--hub", "https://hub.example.org", "--token", "tok-1", "--site", "s.yaml")
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "cli-args").read_text().split() == [
-        "device",
-        "provision",
-        "--id",
-        "edge-site-07",
-        "--kind",
-        "edge",
-        "--json",
-        "--lon",
-        "118.79",
-        "--lat",
-        "32.06",
-    ]
-    assert (tmp_path / "cli-env").read_text().split() == ["https://hub.example.org", "admin", "admin-pass"]
-    assert stat.S_IMODE(output.stat().st_mode) == 0o600
-    config = load_config(output)  # the edge agent's own parser accepts the file
-    assert config.device_id == "edge-site-07"
-    assert config.mqtt.username == "edge-site-07"
-    assert config.mqtt.password == ANSWER["password"]
-    assert (config.mqtt.host, config.mqtt.port) == ("mqtt.example.org", 1883)
-    assert not config.mqtt.tls and config.mqtt_ca_file is None  # the answer says plain MQTT and gives no CA
-    assert not (output.parent / "mqtt-ca.pem").exists()
-    assert config.hub_url == "https://hub.example.org"
-    assert [c.camera_id for c in config.cameras] == ["cam-north"]
-    assert config.data_dir == tmp_path / "data"
-    assert not list(output.parent.glob(".edge.yaml.*")), "temporary file left behind"
+        "edge", "provision", "--hub", "https://hub.example.org", "--token", "tok-1", "--site", "s.yaml", "--systemd",
+    ]  # fmt: skip
 
 
-def test_provision_writes_mqtts_and_the_private_ca_when_the_hub_says_tls(tmp_path: Path) -> None:
-    from tests.tls_certs import make_ca
-
-    ca_file, _key, _cert = make_ca(tmp_path / "hub-ca")
-    ca_pem = ca_file.read_text()
-    cli = answering_cli(tmp_path, {**ANSWER, "mqtt_port": 8883, "mqtt_tls": True, "mqtt_ca_pem": ca_pem})
-    site = tmp_path / "site.yaml"
-    site.write_text(SITE, encoding="utf-8")
-    output = tmp_path / "etc" / "edge.yaml"
-    result = run_provision(tmp_path, cli, "--id", "edge-site-07", "--site", str(site), "--output", str(output))
+def test_provision_passes_the_qr_code_and_no_start(tmp_path: Path) -> None:
+    cli = recording_cli(tmp_path)
+    result = run_provision(tmp_path, cli, "--qr", "cityops:2:abc", "--force", "--no-start")
     assert result.returncode == 0, result.stderr
-    written_ca = output.parent / "mqtt-ca.pem"
-    assert written_ca.read_text() == ca_pem
-    assert stat.S_IMODE(written_ca.stat().st_mode) == 0o600
-    config = load_config(output)  # the agent's loader also checks that the CA file is there
-    assert config.mqtt.tls and (config.mqtt.host, config.mqtt.port) == ("mqtt.example.org", 8883)
-    assert config.mqtt_url.startswith("mqtts://edge-site-07:")
-    assert config.mqtt_ca_file == written_ca
-    assert not list(output.parent.glob(".edge.yaml.*")) and not list(output.parent.glob(".mqtt-ca.pem.*"))
-
-
-def test_provision_writes_mqtts_without_a_ca_file_for_a_public_ca(tmp_path: Path) -> None:
-    cli = answering_cli(tmp_path, {**ANSWER, "mqtt_port": 8883, "mqtt_tls": True, "mqtt_ca_pem": None})
-    site = tmp_path / "site.yaml"
-    site.write_text(SITE, encoding="utf-8")
-    output = tmp_path / "edge.yaml"
-    ca_file = tmp_path / "certs" / "broker-ca.pem"
-    result = run_provision(
-        tmp_path, cli, "--id", "edge-site-07", "--site", str(site), "--output", str(output), "--ca-file", str(ca_file)
-    )
-    assert result.returncode == 0, result.stderr
-    config = load_config(output)
-    assert config.mqtt.tls and config.mqtt_ca_file is None  # the system's CAs are trusted
-    assert not ca_file.exists() and not list(ca_file.parent.iterdir())
-
-
-def test_provision_refuses_a_ca_without_tls(tmp_path: Path) -> None:
-    cli = answering_cli(tmp_path, {**ANSWER, "mqtt_tls": False, "mqtt_ca_pem": "-----BEGIN CERTIFICATE-----\n"})
-    site = tmp_path / "site.yaml"
-    site.write_text(SITE, encoding="utf-8")
-    output = tmp_path / "edge.yaml"
-    result = run_provision(tmp_path, cli, "--id", "edge-site-07", "--site", str(site), "--output", str(output))
-    assert result.returncode == 1
-    assert "mqtt_ca_pem needs mqtt_tls true" in result.stderr
-    assert not output.exists() and not (tmp_path / "mqtt-ca.pem").exists()
-
-
-def test_provision_refuses_to_overwrite_without_force(tmp_path: Path, fake_cli: Path) -> None:
-    site = tmp_path / "site.yaml"
-    site.write_text(SITE, encoding="utf-8")
-    output = tmp_path / "edge.yaml"
-    output.write_text("existing\n", encoding="utf-8")
-    result = run_provision(tmp_path, fake_cli, "--id", "edge-site-07", "--site", str(site), "--output", str(output))
-    assert result.returncode == 1
-    assert "--force" in result.stderr
-    assert output.read_text() == "existing\n"
-    assert not (tmp_path / "cli-args").exists(), "the hub must not be asked (it would rotate the secret)"
-    forced = run_provision(
-        tmp_path, fake_cli, "--id", "edge-site-07", "--site", str(site), "--output", str(output), "--force"
-    )
-    assert forced.returncode == 0, forced.stderr
-    assert load_config(output).device_id == "edge-site-07"
+    assert (tmp_path / "cli-args").read_text().split() == [
+        "edge", "provision", "--qr", "cityops:2:abc", "--force", "--no-start",
+    ]  # fmt: skip
 
 
 @pytest.mark.parametrize(
-    ("site_text", "args", "message"),
+    ("args", "message"),
     [
-        (SITE, ["--id", "x"], "must be 3-64 chars"),
-        ("log_level: INFO\n", ["--id", "edge-site-07"], "no top-level 'cameras:'"),
-        ("mqtt_url: mqtt://a:b@c:1\n" + SITE, ["--id", "edge-site-07"], "must not set mqtt_url"),
-        ("mqtt_ca_file: ca.pem\n" + SITE, ["--id", "edge-site-07"], "must not set mqtt_ca_file"),
-        (SITE, ["--id", "edge-site-07", "--lon", "1"], "--lon and --lat go together"),
+        ((), "--token"),
+        (("--hub", "https://h", "--bogus"), "unknown argument: --bogus"),
+        (("--token",), "--token needs a value"),
     ],
 )
-def test_provision_rejects_bad_input_by_name(
-    tmp_path: Path, fake_cli: Path, site_text: str, args: list[str], message: str
-) -> None:
-    site = tmp_path / "site.yaml"
-    site.write_text(site_text, encoding="utf-8")
-    result = run_provision(tmp_path, fake_cli, *args, "--site", str(site), "--output", str(tmp_path / "edge.yaml"))
-    assert result.returncode != 0
-    assert message in result.stderr
-    assert not (tmp_path / "edge.yaml").exists()
+def test_provision_rejects_bad_input_by_name(tmp_path: Path, args: tuple[str, ...], message: str) -> None:
+    result = run_provision(tmp_path, recording_cli(tmp_path), *args)
+    assert result.returncode != 0 and message in result.stderr
 
 
 def test_provision_reports_a_hub_refusal(tmp_path: Path) -> None:
-    refusing = executable(tmp_path / "refusing", "#!/usr/bin/env bash\necho 'login failed' >&2\nexit 1\n")
-    site = tmp_path / "site.yaml"
-    site.write_text(SITE, encoding="utf-8")
-    result = run_provision(
-        tmp_path, refusing, "--id", "edge-site-07", "--site", str(site), "--output", str(tmp_path / "edge.yaml")
-    )
+    cli = recording_cli(tmp_path, 1, "error: the hub refused the token (410): provisioning token already used at X")
+    result = run_provision(tmp_path, cli, "--hub", "https://h", "--token", "t")
     assert result.returncode == 1
-    assert "did not provision edge-site-07" in result.stderr
-    assert not (tmp_path / "edge.yaml").exists()
-    assert not list(tmp_path.glob(".edge.yaml.*"))
+    assert "already used at" in result.stderr and "provisioning failed" in result.stderr
 
 
 @pytest.fixture

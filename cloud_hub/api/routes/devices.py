@@ -5,6 +5,8 @@
 - GET /devices/{device_id} -> DevicePublic
 - POST /devices -> DeviceProvisioned (secret, config_yaml and qr_payload shown once; 201 new, 200 re-provisioned)
 - GET /devices/{device_id}/provisioning -> DeviceProvisioning (re-issues nothing)
+- POST /devices/{device_id}/provisioning-tokens -> ProvisioningToken (one-time token and its `cityops:2:` QR)
+- POST /provisioning/redeem -> DeviceProvisioned (public: the token is the credential; rotates the device secret)
 """
 
 from __future__ import annotations
@@ -19,11 +21,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cloud_hub.api.deps import ConnDep, CurrentUser, Offset, SettingsDep, require_roles
 from cloud_hub.api.schemas import Page
+from cloud_hub.audit.store import record as audit_record
 from cloud_hub.auth.scope import load_scope
 from cloud_hub.auth.security import create_device_token
 from cloud_hub.auth.users import User
 from cloud_hub.core.config import HubSettings
-from cloud_hub.devices.provisioning import qr_payload
+from cloud_hub.devices.provisioning import qr_payload, qr_payload_v2
 from cloud_hub.devices.registry import (
     DeviceError,
     device_access,
@@ -35,6 +38,7 @@ from cloud_hub.devices.registry import (
 )
 from cloud_hub.devices.status import DeviceStatus, with_status
 from cloud_hub.stack.edge_config import DEFAULT_CA_FILE, mqtt_url, provisioning_config, render_edge_yaml
+from cloud_hub.store.provisioning_tokens import TokenRefused, create_token, redeem_token
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/v1", tags=["devices"])
@@ -90,6 +94,31 @@ class DeviceProvisioned(BaseModel):
         description="`cityops:1:` + base64url (no padding) of compact JSON {d: device_id, h: hub_url, m: MQTT URL "
         "without password, s: secret}, for a QR code the box's setup tool scans"
     )
+
+
+class TokenCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    ttl_s: int | None = Field(
+        None, ge=60, le=7 * 86400, description="lifetime in seconds; default CITYOPS_PROVISIONING_TOKEN_TTL_S (30 min)"
+    )
+
+
+class ProvisioningToken(BaseModel):
+    device_id: str
+    token: str = Field(description="one-time, shown once; only its sha256 is stored")
+    expires_at: datetime
+    hub_url: str
+    qr_payload: str = Field(
+        description="`cityops:2:` + base64url (no padding) of compact JSON {h: hub_url, t: token}: no secret"
+    )
+    command: str = Field(description="what to run on the box instead of scanning the QR code")
+
+
+class TokenRedeem(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    token: str = Field(min_length=1, max_length=200)
 
 
 class DeviceProvisioning(BaseModel):
@@ -220,31 +249,116 @@ def provision_device_route(
     log.info("device %s provisioned by %s (broker account: %s)", body.device_id, user.username, admin.available())
     if existed:
         response.status_code = status.HTTP_200_OK
+    return _provisioned(conn, settings, admin.available(), body.device_id, body.kind, secret, user.username)
+
+
+def _trusted_keys(settings: HubSettings) -> list[str]:
+    """The hub's model signing public key: every provisioned box trusts the hub's signed model updates."""
+    from cityops.contract.model_release import public_key_text
+    from cloud_hub.models_registry.signing import load_signing_key
+
+    return [public_key_text(load_signing_key(settings).public_key())]
+
+
+def _provisioned(
+    conn: ConnDep, settings: HubSettings, broker: bool, device_id: str, kind: str, secret: str, actor: str
+) -> DeviceProvisioned:
+    """The one-time answer of a (re-)provisioning: credentials, the whole config file and the v1 QR code."""
     host, port = _public_mqtt(settings)
     answer = {
-        "device_id": body.device_id,
-        "kind": body.kind,
+        "device_id": device_id,
+        "kind": kind,
         "mqtt_host": host,
         "mqtt_port": port,
         "mqtt_tls": settings.device_mqtt_tls,
         "mqtt_ca_pem": settings.device_mqtt_ca_pem(),
-        "username": body.device_id,
+        "username": device_id,
         "password": secret,
         "hub_url": settings.hub_url,
     }
     header = (
-        f"CityOps edge agent configuration of {body.device_id}, provisioned {datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
-        f" by {user.username}.\nKeep this file private (chmod 600): mqtt_url carries the device secret."
+        f"CityOps edge agent configuration of {device_id}, provisioned {datetime.now(UTC):%Y-%m-%d %H:%M} UTC"
+        f" by {actor}.\nKeep this file private (chmod 600): mqtt_url carries the device secret."
     )
     if answer["mqtt_ca_pem"]:
         header += f"\nSave the answer's mqtt_ca_pem (the broker's CA certificate) as {DEFAULT_CA_FILE}."
+    config = provisioning_config(credentials=answer, trusted_keys=_trusted_keys(settings))
     return DeviceProvisioned(
         **answer,
-        device_token=create_device_token(settings, body.device_id, generation=_generation(conn, body.device_id)),
-        broker_provisioned=admin.available(),
-        config_yaml=render_edge_yaml(provisioning_config(credentials=answer), header),
-        qr_payload=qr_payload(body.device_id, settings.hub_url, _device_mqtt_url(settings, body.device_id), secret),
+        device_token=create_device_token(settings, device_id, generation=_generation(conn, device_id)),
+        broker_provisioned=broker,
+        config_yaml=render_edge_yaml(config, header),
+        qr_payload=qr_payload(device_id, settings.hub_url, _device_mqtt_url(settings, device_id), secret),
     )
+
+
+@router.post(
+    "/devices/{device_id}/provisioning-tokens",
+    operation_id="create_provisioning_token",
+    status_code=status.HTTP_201_CREATED,
+    responses={404: {"description": "not provisioned"}, 409: {"description": "retired"}},
+)
+def create_provisioning_token_route(
+    device_id: str, body: TokenCreate, conn: ConnDep, settings: SettingsDep, user: Provisioner
+) -> ProvisioningToken:
+    """A one-time token with which the box fetches its configuration itself (`cityops edge provision --hub URL
+    --token TOKEN`, or the QR code); redeeming it issues a new device secret. Shown once; single use."""
+    access = device_access(conn, device_id)
+    if access is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"device {device_id!r} is not provisioned")
+    if access.retired_at is not None:
+        detail = f"device {device_id!r} is retired; POST /devices provisions it again before a token can be made"
+        raise HTTPException(status.HTTP_409_CONFLICT, detail)
+    issued = create_token(conn, device_id, user.username, body.ttl_s or settings.provisioning_token_ttl_s)
+    detail = {"expires_at": issued.expires_at.isoformat()}
+    audit_record(conn, "devices", "provisioning_token_create", actor=user.username, role=user.role,
+                 entity="device", entity_id=device_id, detail=detail)  # fmt: skip
+    log.info("provisioning token for %s created by %s", device_id, user.username)
+    return ProvisioningToken(
+        device_id=device_id,
+        token=issued.token,
+        expires_at=issued.expires_at,
+        hub_url=settings.hub_url,
+        qr_payload=qr_payload_v2(settings.hub_url, issued.token),
+        command=f"cityops edge provision --hub {settings.hub_url} --token {issued.token}",
+    )
+
+
+@router.post(
+    "/provisioning/redeem",
+    operation_id="redeem_provisioning_token",
+    responses={
+        404: {"description": "unknown token"},
+        409: {"description": "device retired"},
+        410: {"description": "token already used or expired"},
+    },
+)
+def redeem_provisioning_token_route(
+    body: TokenRedeem, conn: ConnDep, settings: SettingsDep, request: Request
+) -> DeviceProvisioned:
+    """The box's side (no login: the token is the credential): its whole configuration, with a new device secret;
+    the broker account and device tokens follow at once, as on re-provisioning. A used or expired token is 410."""
+    from cloud_hub.broker.dynsec import BrokerAdminError
+
+    try:
+        device_id, creator = redeem_token(conn, body.token)
+    except TokenRefused as exc:
+        code = status.HTTP_404_NOT_FOUND if exc.reason == "unknown" else status.HTTP_410_GONE
+        raise HTTPException(code, str(exc)) from None
+    row = get_device(conn, device_id)
+    access = device_access(conn, device_id)
+    if row is None or access is None or access.retired_at is not None:
+        raise HTTPException(status.HTTP_409_CONFLICT, f"device {device_id!r} was retired after the token was made")
+    with _admin_lock:
+        admin = _broker_admin(request, settings)
+        try:
+            secret = provision_device(conn, admin, device_id, str(row["kind"]), None, None, creator)
+        except BrokerAdminError as exc:
+            raise HTTPException(status.HTTP_502_BAD_GATEWAY, f"the broker refused the device account: {exc}") from None
+    audit_record(conn, "devices", "provisioning_token_redeem", actor=device_id, role="device",
+                 entity="device", entity_id=device_id, detail={"token_created_by": creator})  # fmt: skip
+    log.info("device %s redeemed a provisioning token of %s", device_id, creator)
+    return _provisioned(conn, settings, admin.available(), device_id, str(row["kind"]), secret, creator)
 
 
 @router.get("/devices/{device_id}/provisioning", operation_id="get_device_provisioning")

@@ -330,6 +330,48 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/devices/{device_id}/provisioning-tokens": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Create Provisioning Token Route
+         * @description A one-time token with which the box fetches its configuration itself (`cityops edge provision --hub URL
+         *     --token TOKEN`, or the QR code); redeeming it issues a new device secret. Shown once; single use.
+         */
+        post: operations["create_provisioning_token"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/provisioning/redeem": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Redeem Provisioning Token Route
+         * @description The box's side (no login: the token is the credential): its whole configuration, with a new device secret;
+         *     the broker account and device tokens follow at once, as on re-provisioning. A used or expired token is 410.
+         */
+        post: operations["redeem_provisioning_token"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/devices/{device_id}/provisioning": {
         parameters: {
             query?: never;
@@ -3177,6 +3219,33 @@ export interface components {
              */
             precision: number;
         };
+        /** ProvisioningToken */
+        ProvisioningToken: {
+            /** Device Id */
+            device_id: string;
+            /**
+             * Token
+             * @description one-time, shown once; only its sha256 is stored
+             */
+            token: string;
+            /**
+             * Expires At
+             * Format: date-time
+             */
+            expires_at: string;
+            /** Hub Url */
+            hub_url: string;
+            /**
+             * Qr Payload
+             * @description `cityops:2:` + base64url (no padding) of compact JSON {h: hub_url, t: token}: no secret
+             */
+            qr_payload: string;
+            /**
+             * Command
+             * @description what to run on the box instead of scanning the QR code
+             */
+            command: string;
+        };
         /** Redelivered */
         Redelivered: {
             /**
@@ -3949,6 +4018,19 @@ export interface components {
              * @description seconds the refresh token is valid
              */
             refresh_expires_in: number;
+        };
+        /** TokenCreate */
+        TokenCreate: {
+            /**
+             * Ttl S
+             * @description lifetime in seconds; default CITYOPS_PROVISIONING_TOKEN_TTL_S (30 min)
+             */
+            ttl_s?: number | null;
+        };
+        /** TokenRedeem */
+        TokenRedeem: {
+            /** Token */
+            token: string;
         };
         /** TransitionPublic */
         TransitionPublic: {
@@ -5136,6 +5218,109 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["DevicePublic"];
                 };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+        };
+    };
+    create_provisioning_token: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                device_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TokenCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProvisioningToken"];
+                };
+            };
+            /** @description not provisioned */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description retired */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDetails"];
+                };
+            };
+        };
+    };
+    redeem_provisioning_token: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TokenRedeem"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeviceProvisioned"];
+                };
+            };
+            /** @description unknown token */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description device retired */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description token already used or expired */
+            410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Validation Error */
             422: {
