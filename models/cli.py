@@ -43,6 +43,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     evaluate.add_argument("--imgsz", type=int, default=None)
     evaluate.add_argument("--device", default="cpu")
     evaluate.add_argument("--events", type=Path, default=None, metavar="LABELS", help="labelled clips for `edge eval`")
+    evaluate.add_argument(
+        "--events-model",
+        default=None,
+        metavar="NAME",
+        help="manifest entry the clips are replayed with (default: the labels' model); its classes must fit the rules",
+    )
     evaluate.set_defaults(func=_eval)
 
     publish = models_sub.add_parser("publish", help="upload an ONNX model to the hub and start a canary rollout")
@@ -108,7 +114,7 @@ def _eval(args: argparse.Namespace) -> int:
     print(json.dumps(metrics))
     if args.events is not None:
         try:
-            events = event_metrics(args.events, model=None)
+            events = event_metrics(args.events, model=args.events_model)
         except (EventEvalUnavailable, ValueError) as exc:
             return _fail(str(exc))
         print(json.dumps({"events": events}, default=str))

@@ -13,7 +13,7 @@ from models.offline import OFFLINE_TRAIN_ARGS, import_ultralytics
 
 # Where the edge's event-level evaluation (`cityops edge eval LABELS`) is expected; looked up lazily, so this
 # command works before it exists and picks it up once it does.
-EVENT_EVAL_ENTRY_POINTS = ("edge_agent.evaluation:evaluate_labels", "edge_agent.eval:evaluate_labels")
+EVENT_EVAL_ENTRY_POINTS = ("edge_agent.evaluation.replay:evaluate_labels",)
 
 
 class EventEvalUnavailable(RuntimeError):

@@ -167,9 +167,10 @@ class ClipResult:
     scores: dict[str, AnalyticScore]
 
 
-def load_detector(labels: LabelSet, models_dir: Path) -> Detector:
+def load_detector(labels: LabelSet, models_dir: Path, model: str | None = None) -> Detector:
+    """The labels' model, or `model` (another manifest entry: a candidate judged on the same stays)."""
     store = ModelStore(load_manifest(), models_dir.resolve())
-    spec, path = store.resolve(labels.model)
+    spec, path = store.resolve(model or labels.model)
     floor = detection_floor([a for c in labels.clips for a in c.rules.analytics], RuntimeConfig().score_threshold)
     detector = create_detector(spec, path, DetectorOptions(score_threshold=floor, intra_op_threads=2))
     return detector
@@ -247,9 +248,13 @@ def format_table(results: list[ClipResult]) -> str:
 
 
 def evaluate(
-    labels_path: Path, only: list[str] | None = None, models_dir: Path | None = None, media_dir: Path | None = None
+    labels_path: Path,
+    only: list[str] | None = None,
+    models_dir: Path | None = None,
+    media_dir: Path | None = None,
+    model: str | None = None,
 ) -> list[ClipResult]:
-    """Load the labels, replay the clips (`only`: these ids) and score each."""
+    """Load the labels, replay the clips (`only`: these ids) and score each, with the labels' model or `model`."""
     labels = load_labels(labels_path)
     clips = labels.clips
     if only:
@@ -257,6 +262,11 @@ def evaluate(
         if unknown:
             raise LabelsError(f"{labels_path}: no clip {', '.join(unknown)}; clips: {', '.join(c.id for c in clips)}")
         clips = [c for c in clips if c.id in only]
-    detector = load_detector(labels, models_dir or SHARED / "models")
+    detector = load_detector(labels, models_dir or SHARED / "models", model)
     media = media_dir or SHARED / "media"
     return [replay_clip(clip, media, detector, labels.tolerance_s) for clip in clips]
+
+
+def evaluate_labels(labels_path: Path, model: str | None = None) -> dict[str, Any]:
+    """`cityops models eval --events LABELS`: the whole set's summary (what `edge eval --json` prints)."""
+    return summary(evaluate(labels_path, model=model))

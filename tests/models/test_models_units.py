@@ -148,3 +148,23 @@ def test_train_request_refusals(tmp_path: Path, base: str, epochs: int, imgsz: i
     with pytest.raises(ValueError, match=re.escape(problem)):
         check_request(TrainRequest(data, base, epochs, imgsz, tmp_path))
     check_request(TrainRequest(data, "yolo11n.yaml", 1, 64, tmp_path))
+
+
+def test_models_eval_events_reaches_the_edge_evaluation() -> None:
+    # `cityops models eval --events LABELS` replays the clips with `edge eval`'s own code, not a copy of it.
+    from edge_agent.evaluation.replay import evaluate_labels
+    from models.evaluate import event_eval_function
+
+    assert event_eval_function() is evaluate_labels
+
+
+def test_models_eval_events_refuses_bad_labels_by_name(tmp_path: Path) -> None:
+    from edge_agent.evaluation.labels import LabelsError
+    from models.evaluate import event_metrics
+
+    with pytest.raises(ValueError, match="not found"):
+        event_metrics(tmp_path / "missing.yaml")
+    bad = tmp_path / "labels.yaml"
+    bad.write_text("clips: 3\n")
+    with pytest.raises(LabelsError):
+        event_metrics(bad)
