@@ -57,8 +57,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     publish.add_argument("--name", default=None, help="model name (default: from --manifest by sha256, else file)")
     publish.add_argument("--version", default=None, help="model version (default: from --manifest by sha256)")
     publish.add_argument("--manifest", type=Path, default=None, help="take name and version from this manifest")
-    publish.add_argument("--user", default=None, help=f"hub user (password from --password or {PASSWORD_ENV})")
-    publish.add_argument("--password", default=None)
+    publish.add_argument(
+        "--user", default=None, help=f"hub user (password from --password-file, {PASSWORD_ENV} or --password)"
+    )
+    publish.add_argument("--password-file", type=Path, default=None, help="file whose first line is the password")
+    # Kept for scripts and tests; a password on the command line shows in `ps`, so the file or the env is better.
+    publish.add_argument("--password", default=None, help="the password itself (visible in ps: prefer the others)")
     publish.add_argument("--canary", default="", help="comma-separated device ids to roll the model out to")
     publish.set_defaults(func=_publish)
 
@@ -150,10 +154,18 @@ def _publish(args: argparse.Namespace) -> int:
 
     token = os.environ.get(TOKEN_ENV)
     password = args.password or os.environ.get(PASSWORD_ENV)
+    if args.password_file is not None:
+        try:
+            lines = args.password_file.read_text().splitlines()
+        except OSError as exc:
+            return _fail(f"cannot read --password-file {args.password_file}: {exc.strerror or exc}")
+        password = lines[0] if lines else ""
+        if not password:
+            return _fail(f"--password-file {args.password_file} is empty")
     if args.user and not password:
-        return _fail(f"--user {args.user} needs --password or {PASSWORD_ENV}")
+        return _fail(f"--user {args.user} needs --password-file, {PASSWORD_ENV} or --password")
     if not token and not args.user:
-        return _fail(f"give --user (with --password or {PASSWORD_ENV}) or a token in {TOKEN_ENV}")
+        return _fail(f"give --user (with --password-file, {PASSWORD_ENV} or --password) or a token in {TOKEN_ENV}")
     canary = [d.strip() for d in args.canary.split(",") if d.strip()]
     try:
         name, version = _release_identity(args)

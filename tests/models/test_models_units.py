@@ -129,6 +129,14 @@ def test_publish_refusals_name_the_problem(tmp_path: Path) -> None:
     closed = subprocess.run([*run, "--user", "tech", "--password", "p", "--version", "1"], cwd=REPO, env=env,
                             capture_output=True, text=True)  # fmt: skip
     assert closed.returncode == 2 and "cannot reach the hub at http://127.0.0.1:9" in closed.stderr
+    secret = tmp_path / "password"
+    secret.write_text("p\n")
+    from_file = subprocess.run([*run, "--user", "tech", "--password-file", str(secret), "--version", "1"], cwd=REPO,
+                               env=env, capture_output=True, text=True)  # fmt: skip
+    assert from_file.returncode == 2 and "cannot reach the hub" in from_file.stderr  # the file's password was taken
+    missing = subprocess.run([*run, "--user", "tech", "--password-file", str(tmp_path / "none"), "--version", "1"],
+                             cwd=REPO, env=env, capture_output=True, text=True)  # fmt: skip
+    assert missing.returncode == 2 and "cannot read --password-file" in missing.stderr
 
 
 @pytest.mark.parametrize(
