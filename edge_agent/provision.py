@@ -8,8 +8,6 @@ plain http (a lab hub), because the answer is a credential.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import os
 import ssl
@@ -21,9 +19,9 @@ from typing import Any
 
 import yaml
 
+from cityops.contract.provisioning_qr import parse_qr_v2
+
 DEFAULT_CONFIG = Path("/etc/cityops/edge.yaml")  # deploy/jetson: cityops-edge.service reads it
-QR_V1 = "cityops:1:"
-QR_V2 = "cityops:2:"
 REDEEM_PATH = "/api/v1/provisioning/redeem"
 # Set by provisioning: a site file must not override the identity and where it connects.
 IDENTITY_KEYS = ("device_id", "mqtt_url", "mqtt_ca_file", "hub_url")
@@ -42,20 +40,11 @@ class Target:
 
 def parse_qr(text: str) -> Target:
     """The hub and token of a `cityops:2:` code; ProvisionError naming what is wrong."""
-    text = text.strip()
-    if text.startswith(QR_V1):
-        raise ProvisionError("this is a version 1 code (credentials, no token); scan the token code (cityops:2:)")
-    if not text.startswith(QR_V2):
-        raise ProvisionError(f"not a CityOps provisioning code: it must start with {QR_V2!r}")
-    encoded = text.removeprefix(QR_V2)
     try:
-        data = json.loads(base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)))
-    except (binascii.Error, ValueError) as exc:
-        raise ProvisionError(f"provisioning code is damaged: {exc}") from None
-    missing = [k for k in ("h", "t") if not isinstance(data, dict) or not isinstance(data.get(k), str)]
-    if missing:
-        raise ProvisionError(f"provisioning code lacks {', '.join(missing)}")
-    return Target(data["h"], data["t"])
+        fields = parse_qr_v2(text.strip())
+    except ValueError as exc:
+        raise ProvisionError(str(exc)) from None
+    return Target(fields["h"], fields["t"])
 
 
 def check_hub_url(hub_url: str, allow_http: bool) -> str:

@@ -150,14 +150,18 @@ class CameraFaultDetector:
         )
         # A covered lens often yields identical frames too: report the cause (occluded), not both.
         frozen = self.check_frozen and not occluded and m.diff is not None and m.diff <= cfg.frozen_max_diff
+        blurred = m.sharpness_ratio is not None and m.sharpness_ratio <= cfg.defocus_ratio
+        # Phase correlation of a picture that lost most of its detail measures noise: its shift is no evidence of a
+        # move (a defocused top-down car park was reported as moved, bench/event_quality's lot clip). A view that
+        # really moved keeps detail of its own (sharpness ratio 0.35-1.3 there; 0.007 when defocused).
+        featureless = m.sharpness_ratio is not None and m.sharpness_ratio <= cfg.defocus_ratio / 2
         moved = (
             not occluded
+            and not featureless
             and m.shift is not None
             and (m.shift >= cfg.moved_shift or (m.response is not None and m.response < cfg.moved_min_response))
         )
-        defocused = (
-            not occluded and not moved and m.sharpness_ratio is not None and (m.sharpness_ratio <= cfg.defocus_ratio)
-        )
+        defocused = not occluded and not moved and blurred
         findings += self._step(now, "frozen", frozen, {"frame_diff": round(m.diff or 0.0, 3)})
         findings += self._step(now, "occluded", occluded, {"blank_fraction": round(m.blank, 3)})
         findings += self._step(

@@ -19,6 +19,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
+from cityops.contract.provisioning_qr import qr_payload, qr_payload_v2
 from cloud_hub.api.deps import ConnDep, CurrentUser, Offset, SettingsDep, require_roles
 from cloud_hub.api.schemas import Page
 from cloud_hub.audit.store import record as audit_record
@@ -26,7 +27,6 @@ from cloud_hub.auth.scope import load_scope
 from cloud_hub.auth.security import create_device_token
 from cloud_hub.auth.users import User
 from cloud_hub.core.config import HubSettings
-from cloud_hub.devices.provisioning import qr_payload, qr_payload_v2
 from cloud_hub.devices.registry import (
     DeviceError,
     device_access,

@@ -22,19 +22,9 @@ from cloud_hub.auth.users import ensure_user
 from cloud_hub.core.config import HubSettings
 from cloud_hub.devices import commands
 from cloud_hub.devices.commands import HubLogin, ProvisionError, find_hub
+from tests.cloud_hub.devices.broker_double import RecordingBrokerAdmin
 
 JPEG = b"\xff\xd8\xff\xe0" + b"evidence" * 200
-
-
-class RecordingBrokerAdmin:
-    def __init__(self) -> None:
-        self.passwords: dict[str, str] = {}
-
-    def available(self) -> bool:
-        return True
-
-    def provision_device(self, device_id: str, password: str) -> None:
-        self.passwords[device_id] = password
 
 
 @pytest.fixture(scope="module")

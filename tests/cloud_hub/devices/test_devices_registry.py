@@ -9,22 +9,7 @@ import psycopg
 import pytest
 
 from cloud_hub.devices.registry import DeviceError, get_device, list_devices, provision_device, verify_device_secret
-
-
-class RecordingBrokerAdmin:
-    """In-memory stand-in for the broker's dynamic security: remembers each device's current password."""
-
-    def __init__(self, fail: bool = False) -> None:
-        self.passwords: dict[str, str] = {}
-        self.fail = fail
-
-    def available(self) -> bool:
-        return True
-
-    def provision_device(self, device_id: str, password: str) -> None:
-        if self.fail:
-            raise RuntimeError("broker refused")
-        self.passwords[device_id] = password
+from tests.cloud_hub.devices.broker_double import RecordingBrokerAdmin
 
 
 @pytest.fixture

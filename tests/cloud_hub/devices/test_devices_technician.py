@@ -17,11 +17,11 @@ from fastapi.testclient import TestClient
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
 
+from cityops.contract.provisioning_qr import QR_PREFIX, parse_qr_payload, qr_payload
 from cloud_hub.api.routes import devices
 from cloud_hub.auth.security import create_access_token
 from cloud_hub.auth.users import ensure_user
 from cloud_hub.core.config import HubSettings
-from cloud_hub.devices.provisioning import QR_PREFIX, parse_qr_payload, qr_payload
 from cloud_hub.devices.registry import list_devices
 from cloud_hub.devices.status import device_faults
 from edge_agent.config import ConfigError, load_config

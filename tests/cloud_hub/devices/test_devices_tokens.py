@@ -13,26 +13,13 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from psycopg_pool import ConnectionPool
 
+from cityops.contract.provisioning_qr import parse_qr_payload, parse_qr_v2, qr_payload, qr_payload_v2
 from cloud_hub.api.routes import devices
 from cloud_hub.auth.security import create_access_token
 from cloud_hub.auth.users import ensure_user
 from cloud_hub.core.config import HubSettings
-from cloud_hub.devices.provisioning import parse_qr_payload, parse_qr_v2, qr_payload, qr_payload_v2
 from cloud_hub.devices.registry import verify_device_secret
-
-
-class RecordingBrokerAdmin:
-    def __init__(self) -> None:
-        self.passwords: dict[str, str] = {}
-
-    def available(self) -> bool:
-        return True
-
-    def provision_device(self, device_id: str, password: str) -> None:
-        self.passwords[device_id] = password
-
-    def remove_device(self, device_id: str) -> None:
-        self.passwords.pop(device_id, None)
+from tests.cloud_hub.devices.broker_double import RecordingBrokerAdmin
 
 
 @pytest.fixture(scope="module")

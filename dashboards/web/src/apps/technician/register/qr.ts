@@ -1,4 +1,4 @@
-// Provisioning QR codes (format: cloud_hub/devices/provisioning.py) and device labels, read back. Pure.
+// Provisioning QR codes (format: cityops/contract/provisioning_qr.py) and device labels, read back. Pure.
 //
 //   cityops:1:<base64url of {"d": device_id, "h": hub_url, "m": MQTT URL without password, "s": secret}>
 //

@@ -1,4 +1,5 @@
-"""What a technician takes away from provisioning: the box's configuration file and a QR code to scan.
+"""The provisioning QR codes: what the technician app shows and a box (or its setup tool) reads. A contract between
+hub and edge, so both sides encode and parse it here.
 
 QR payload, version 1 (`qr_payload`, read back by `parse_qr_payload`):
 
@@ -26,47 +27,45 @@ import json
 
 QR_PREFIX = "cityops:1:"
 QR_PREFIX_V2 = "cityops:2:"
+V1_FIELDS = ("d", "h", "m", "s")
+V2_FIELDS = ("h", "t")
 
 
-def qr_payload(device_id: str, hub_url: str, mqtt_url: str, secret: str) -> str:
-    """The string to encode as a QR code; `mqtt_url` must not carry the password (the secret travels as `s`)."""
-    data = json.dumps({"d": device_id, "h": hub_url, "m": mqtt_url, "s": secret}, separators=(",", ":"))
-    return QR_PREFIX + base64.urlsafe_b64encode(data.encode()).decode().rstrip("=")
+def _encode(prefix: str, data: dict[str, str]) -> str:
+    return prefix + base64.urlsafe_b64encode(json.dumps(data, separators=(",", ":")).encode()).decode().rstrip("=")
 
 
-def parse_qr_payload(text: str) -> dict[str, str]:
-    """The payload's fields {d, h, m, s}; ValueError naming what is wrong."""
-    if not text.startswith(QR_PREFIX):
-        raise ValueError(f"not a CityOps provisioning code: it must start with {QR_PREFIX!r}")
-    encoded = text.removeprefix(QR_PREFIX)
+def _decode(text: str, prefix: str, fields: tuple[str, ...]) -> dict[str, str]:
+    if not text.startswith(prefix):
+        raise ValueError(f"not a CityOps provisioning code: it must start with {prefix!r}")
+    encoded = text.removeprefix(prefix)
     try:
         data = json.loads(base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)))
     except (binascii.Error, ValueError) as exc:
         raise ValueError(f"provisioning code is damaged: {exc}") from None
-    missing = [k for k in ("d", "h", "m", "s") if not isinstance(data, dict) or not isinstance(data.get(k), str)]
+    missing = [k for k in fields if not isinstance(data, dict) or not isinstance(data.get(k), str)]
     if missing:
         raise ValueError(f"provisioning code lacks {', '.join(missing)}")
-    return {k: data[k] for k in ("d", "h", "m", "s")}
+    return {k: data[k] for k in fields}
+
+
+def qr_payload(device_id: str, hub_url: str, mqtt_url: str, secret: str) -> str:
+    """The string to encode as a QR code; `mqtt_url` must not carry the password (the secret travels as `s`)."""
+    return _encode(QR_PREFIX, {"d": device_id, "h": hub_url, "m": mqtt_url, "s": secret})
+
+
+def parse_qr_payload(text: str) -> dict[str, str]:
+    """The payload's fields {d, h, m, s}; ValueError naming what is wrong."""
+    return _decode(text, QR_PREFIX, V1_FIELDS)
 
 
 def qr_payload_v2(hub_url: str, token: str) -> str:
     """The token QR code's text: the hub to ask and the one-time token, never a secret."""
-    data = json.dumps({"h": hub_url, "t": token}, separators=(",", ":"))
-    return QR_PREFIX_V2 + base64.urlsafe_b64encode(data.encode()).decode().rstrip("=")
+    return _encode(QR_PREFIX_V2, {"h": hub_url, "t": token})
 
 
 def parse_qr_v2(text: str) -> dict[str, str]:
     """The v2 payload's fields {h, t}; ValueError naming what is wrong (a v1 code is named as such)."""
     if text.startswith(QR_PREFIX):
         raise ValueError("this is a version 1 code (it carries the secret); use the token code, cityops:2:")
-    if not text.startswith(QR_PREFIX_V2):
-        raise ValueError(f"not a CityOps provisioning code: it must start with {QR_PREFIX_V2!r}")
-    encoded = text.removeprefix(QR_PREFIX_V2)
-    try:
-        data = json.loads(base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)))
-    except (binascii.Error, ValueError) as exc:
-        raise ValueError(f"provisioning code is damaged: {exc}") from None
-    missing = [k for k in ("h", "t") if not isinstance(data, dict) or not isinstance(data.get(k), str)]
-    if missing:
-        raise ValueError(f"provisioning code lacks {', '.join(missing)}")
-    return {k: data[k] for k in ("h", "t")}
+    return _decode(text, QR_PREFIX_V2, V2_FIELDS)
