@@ -282,6 +282,8 @@ def test_register_a_box_with_credentials_file_and_qr(browser: Browser, web_stack
         command = page.get_by_test_id("token-command")
         expect(command).to_contain_text("cityops edge provision --hub ")
         expect(page.get_by_test_id("token-qr")).to_be_visible()
+        page.get_by_test_id("token-qr").scroll_into_view_if_needed()
+        screenshot(page, "technician-register-token")
 
         page.get_by_test_id("credentials-saved").click()
         page.get_by_test_id("register-continue").click()
